@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from glam_apps import __version__
+from glam_apps.cli import app
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_help_lists_the_program() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "Ground language models" in result.output
+
+
+def test_console_script_unknown_command_is_one_clear_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "glam_apps.cli", "no-such-command"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "no-such-command" in result.stderr
