@@ -176,6 +176,17 @@ def test_french_rewrites_all_three_kinds() -> None:
     )
 
 
+def test_french_on_3_and_9_action_sets() -> None:
+    variant = get_variant("french")
+    assert variant.actions(PAPER_ACTIONS[:3]) == (
+        "tourner à gauche",
+        "tourner à droite",
+        "aller tout droit",
+    )
+    nine = variant.actions((*PAPER_ACTIONS, "sleep", "do nothing", "think"))
+    assert nine[3:] == ("attraper", "lâcher", "basculer", "dormir", "ne rien faire", "réfléchir")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -229,7 +229,18 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "invented_adjectives": {"substitutions": invented_adjectives},
         "invented_words": {"substitutions": {**invented_nouns, **invented_adjectives}},
         "synonym_actions": {"action_names": synonym_actions},
-        "french": {"language": "fr", "action_names": FRENCH_ACTION_NAMES},
+        # The no-op actions of the 9-action set are words like any other: translated
+        # wherever they appear (the paper's six are renamed by position).
+        "french": {
+            "language": "fr",
+            "action_names": FRENCH_ACTION_NAMES,
+            "substitutions": {
+                "sleep": "dormir",
+                "do nothing": "ne rien faire",
+                "think": "réfléchir",
+            },
+            "plurals": False,
+        },
     }
 
 
