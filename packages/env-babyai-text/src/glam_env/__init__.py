@@ -1,8 +1,28 @@
-"""glam_env: BabyAI-Text and other text games behind one Gymnasium text-game protocol."""
+"""glam_env: BabyAI-Text and other text games behind one Gymnasium text-game protocol.
 
+Importing the package registers ``BabyAI-Text/<Level>-v0`` ids with Gymnasium.
+"""
+
+from glam_env.actions import ACTION_PRESETS, CANONICAL_ACTIONS, NO_OP_ACTIONS, PAPER_ACTIONS
+from glam_env.config import BabyAITextConfig
+from glam_env.describer import describe, describe_image
+from glam_env.errors import (
+    EpisodeEndedError,
+    ExpertFailure,
+    GlamEnvError,
+    InvalidActionError,
+    LevelGenerationError,
+    ResetNeededError,
+    UnknownLevelError,
+)
+from glam_env.expert import ExpertAgent, ExpertEpisode
+from glam_env.factory import make_env, make_vector_env
+from glam_env.french import FRENCH_ACTION_NAMES, translate_mission
+from glam_env.levels import HELD_OUT_PAIRS, MIXED_FAMILIES, PAPER_LEVELS
 from glam_env.protocol import (
     ACTION_HISTORY,
     ADMISSIBLE_ACTIONS,
+    MAX_TEXT_LENGTH,
     MISSION,
     OBSERVATION,
     OBSERVATION_HISTORY,
@@ -11,18 +31,58 @@ from glam_env.protocol import (
     TextObservation,
     TextObservationWithHistory,
 )
+from glam_env.registration import NAMESPACE, env_id, list_levels, register_envs
+from glam_env.text_env import BabyAITextEnv
+from glam_env.variants import VARIANT_NAMES, TextVariant, get_variant, load_variant
+from glam_env.wrappers import HistoryWrapper
 
 __version__ = "0.1.0"
 
+register_envs()
+
 __all__ = [
     "ACTION_HISTORY",
+    "ACTION_PRESETS",
     "ADMISSIBLE_ACTIONS",
+    "CANONICAL_ACTIONS",
+    "FRENCH_ACTION_NAMES",
+    "HELD_OUT_PAIRS",
+    "MAX_TEXT_LENGTH",
     "MISSION",
+    "MIXED_FAMILIES",
+    "NAMESPACE",
+    "NO_OP_ACTIONS",
     "OBSERVATION",
     "OBSERVATION_HISTORY",
+    "PAPER_ACTIONS",
+    "PAPER_LEVELS",
     "SUCCESS",
+    "VARIANT_NAMES",
+    "BabyAITextConfig",
+    "BabyAITextEnv",
+    "EpisodeEndedError",
+    "ExpertAgent",
+    "ExpertEpisode",
+    "ExpertFailure",
+    "GlamEnvError",
+    "HistoryWrapper",
+    "InvalidActionError",
+    "LevelGenerationError",
+    "ResetNeededError",
     "TextGame",
     "TextObservation",
     "TextObservationWithHistory",
+    "TextVariant",
+    "UnknownLevelError",
     "__version__",
+    "describe",
+    "describe_image",
+    "env_id",
+    "get_variant",
+    "list_levels",
+    "load_variant",
+    "make_env",
+    "make_vector_env",
+    "register_envs",
+    "translate_mission",
 ]

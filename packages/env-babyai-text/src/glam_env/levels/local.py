@@ -1,0 +1,297 @@
+"""The paper's one-room BabyAI-Text levels (Mixed train/test and the extra test levels).
+
+Every level here is one generator, :class:`LocalTaskLevel`, configured by the
+task families it may draw, and by which color-noun pairs its missions may name:
+
+* families: ``go_to`` and ``pick_up`` (an 8x8 room with ``num_dists + 1`` objects),
+  ``put_next`` and the two-object sequences (``num_dists + 2`` objects), and
+  ``open`` (two 8x8 rooms joined by a locked door, the key and ``num_dists``
+  distractors in the agent's room);
+* ``split="train"``: no mission names a held-out pair (yellow box, red key, red
+  door, green ball, grey door); locked doors are yellow, green, blue or purple
+  and half of the time the instruction omits the color ("open the door");
+* ``split="test"``: every color-noun pair a mission names is a held-out one;
+  locked doors are red or grey and always named.
+
+Missions say "the X" when X is unique in the grid and "a X" otherwise (MiniGrid's
+``ObjDesc`` does this). Unlike the reference, which drew the family once per
+process from an unseeded generator, the family is drawn from the level's own
+seeded ``np_random`` at every reset, before any rejection sampling (so weights
+are exact): the same seed gives the same family, layout and mission.
+
+The two objects of a two-object mission always differ in color or type: the
+reference allowed "go to a red ball after you pick up a red ball", which
+MiniGrid's verifier accepts in a single step.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from minigrid.core.constants import COLOR_NAMES
+from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
+from minigrid.envs.babyai.core.verifier import (
+    AfterInstr,
+    BeforeInstr,
+    GoToInstr,
+    Instr,
+    ObjDesc,
+    OpenInstr,
+    PickupInstr,
+    PutNextInstr,
+    SeqInstr,
+)
+
+from glam_env.levels.quiet import QuietRoomGridLevel
+
+#: Color-noun pairs never named by a training mission, always by a test mission.
+HELD_OUT_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    {("yellow", "box"), ("red", "key"), ("red", "door"), ("green", "ball"), ("grey", "door")}
+)
+#: Colors of the locked door of the ``open`` family, by split.
+DOOR_COLORS: dict[str, tuple[str, ...]] = {
+    "train": ("yellow", "green", "blue", "purple"),
+    "test": ("red", "grey"),
+}
+
+#: Every task family a level of this module can draw.
+ALL_FAMILIES: tuple[str, ...] = (
+    "go_to",
+    "pick_up",
+    "open",
+    "put_next",
+    "pick_up_seq_go_to",
+    "pick_up_then_go_to",
+    "go_to_after_pick_up",
+    "pick_up_seq_pick_up",
+)
+#: The five families of MixedTrainLocal / MixedTestLocal.
+MIXED_FAMILIES: tuple[str, ...] = ALL_FAMILIES[:5]
+
+#: Kinds of object a room holds (doors excepted).
+OBJ_KINDS: tuple[str, ...] = ("key", "ball", "box")
+#: Draws of objects and mission before one rejection of the whole episode.
+_MAX_MISSION_DRAWS = 10_000
+
+#: Objects added to the room on top of ``num_dists``, per family.
+_EXTRA_OBJECTS: dict[str, int] = {"go_to": 1, "pick_up": 1, "open": 0}
+
+
+def family_probabilities(
+    families: tuple[str, ...], weights: Mapping[str, float] | None
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Validate family weights for a level and return (families, probabilities).
+
+    ``None`` means uniform over ``families``. A mapping may name any non-empty
+    subset of ``families``; families it leaves out are never drawn.
+    """
+    if weights is None:
+        return families, np.full(len(families), 1.0 / len(families))
+    if not weights:
+        raise ValueError(f"family_weights is empty; name at least one of: {', '.join(families)}")
+    for name, weight in weights.items():
+        if name not in families:
+            close = difflib.get_close_matches(str(name), families, n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(
+                f"unknown task family {name!r}{hint}; this level's families: {', '.join(families)}"
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"family weight of {name!r} must be finite and >= 0, got {weight}")
+    chosen = tuple(name for name in families if weights.get(name, 0.0) > 0)
+    if not chosen:
+        raise ValueError("family_weights must give a positive weight to at least one family")
+    raw = np.array([float(weights[name]) for name in chosen])
+    return chosen, raw / raw.sum()
+
+
+def described_pairs(instr: Instr) -> list[tuple[str | None, str]]:
+    """The (color, type) of every object description in an instruction tree."""
+    if isinstance(instr, SeqInstr):
+        return described_pairs(instr.instr_a) + described_pairs(instr.instr_b)
+    if isinstance(instr, PutNextInstr):
+        return [(d.color, d.type) for d in (instr.desc_move, instr.desc_fixed)]
+    descs = [instr.desc]
+    return [(desc.color, desc.type) for desc in descs]
+
+
+def pair_allowed(kind: tuple[str, str], split: str) -> bool:
+    """Whether an object of this (type, color) may be named by a mission of ``split``."""
+    held_out = (kind[1], kind[0]) in HELD_OUT_PAIRS
+    return held_out if split == "test" else not held_out
+
+
+def pairs_allowed(pairs: list[tuple[str | None, str]], split: str) -> bool:
+    """Whether a mission naming ``pairs`` belongs to ``split`` (see the module doc)."""
+    named = [pair for pair in pairs if pair[0] is not None]
+    if split == "train":
+        return not any(pair in HELD_OUT_PAIRS for pair in named)
+    return bool(named) and all(pair in HELD_OUT_PAIRS for pair in pairs)
+
+
+class LocalTaskLevel(QuietRoomGridLevel):
+    """One-room (two for ``open``) BabyAI level drawing a task family at every reset."""
+
+    #: Families this level may draw, in a fixed order (weights refer to them by name).
+    families: ClassVar[tuple[str, ...]] = MIXED_FAMILIES
+    #: Which color-noun pairs missions may name: "train" (no held-out) or "test" (only held-out).
+    split: ClassVar[Literal["train", "test"]] = "train"
+    #: Language the text environment uses for this level unless told otherwise.
+    default_language: ClassVar[str] = "en"
+
+    def __init__(
+        self,
+        family_weights: Mapping[str, float] | None = None,
+        num_dists: int = 8,
+        room_size: int = 8,
+        max_steps: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if int(num_dists) != num_dists or num_dists < 0:
+            raise ValueError(f"num_dists must be an integer >= 0, got {num_dists!r}")
+        if int(room_size) != room_size or room_size < 5:
+            raise ValueError(f"room_size must be an integer >= 5, got {room_size!r}")
+        self.family_names, self.family_probs = family_probabilities(self.families, family_weights)
+        self.num_dists = int(num_dists)
+        #: Task family of the current episode (set at every reset).
+        self.family: str = self.family_names[0]
+        super().__init__(
+            room_size=int(room_size), num_rows=1, num_cols=1, max_steps=max_steps, **kwargs
+        )
+
+    # -- episode generation -------------------------------------------------------------
+
+    def _prepare_generation(self) -> None:
+        """Draw this episode's family from the seeded generator and size the grid for it."""
+        index = int(self.np_random.choice(len(self.family_names), p=self.family_probs))
+        self.family = self.family_names[index]
+        self.num_cols = 2 if self.family == "open" else 1
+        self.width = (self.room_size - 1) * self.num_cols + 1
+        self.height = self.room_size
+
+    def gen_mission(self) -> None:
+        if self.family == "open":
+            self._gen_open()
+            return
+        kinds, instrs = self._draw_mission(self.num_dists + _EXTRA_OBJECTS.get(self.family, 2))
+        self.place_agent(0, 0)
+        for kind, color in kinds:
+            self.add_object(0, 0, kind, color)
+        self.instrs = instrs
+        self.check_objs_reachable()
+
+    def _draw_mission(self, count: int) -> tuple[list[tuple[str, str]], Instr]:
+        """Draw the room's objects and the mission about them, before placing anything.
+
+        Which pairs a mission may name depends only on the objects' colors and types
+        and on the targets, never on positions, so this is rejection-sampled on its
+        own (cheap) and positions are drawn once it passes; a later rejection (an
+        unreachable object, objects already next to each other) restarts from
+        scratch, which keeps the distribution of whole-episode rejection sampling.
+        """
+        for _ in range(_MAX_MISSION_DRAWS):
+            # One vectorised draw per attempt: test missions need dozens of attempts.
+            types = self.np_random.integers(0, len(OBJ_KINDS), size=count)
+            colors = self.np_random.integers(0, len(COLOR_NAMES), size=count)
+            kinds = [
+                (OBJ_KINDS[t], COLOR_NAMES[c])
+                for t, c in zip(types.tolist(), colors.tolist(), strict=True)
+            ]
+            first = kinds[self._rand_int(0, count)]
+            if not pair_allowed(first, self.split):
+                continue  # early exit: the full check below would reject it anyway
+            if self.family == "go_to":
+                instrs: Instr = GoToInstr(ObjDesc(*first))
+            elif self.family == "pick_up":
+                instrs = PickupInstr(ObjDesc(*first))
+            else:
+                if all(kind == first for kind in kinds):
+                    continue
+                second = kinds[self._rand_int(0, count)]
+                while second == first:
+                    second = kinds[self._rand_int(0, count)]
+                if not pair_allowed(second, self.split):
+                    continue
+                if self.family == "put_next":
+                    instrs = PutNextInstr(ObjDesc(*first), ObjDesc(*second))
+                else:
+                    instrs = self._sequence(ObjDesc(*first), ObjDesc(*second))
+            if pairs_allowed(described_pairs(instrs), self.split):
+                return kinds, instrs
+        raise RejectSampling(f"no {self.split} mission in {_MAX_MISSION_DRAWS} draws")
+
+    def _sequence(self, first: ObjDesc, second: ObjDesc) -> Instr:
+        pick_first = PickupInstr(first)
+        if self.family == "pick_up_seq_pick_up":
+            then = PickupInstr(second)
+            if self._rand_bool():
+                return BeforeInstr(pick_first, then)
+            return AfterInstr(then, pick_first)
+        go_second = GoToInstr(second)
+        if self.family == "pick_up_then_go_to":
+            return BeforeInstr(pick_first, go_second)
+        if self.family == "go_to_after_pick_up":
+            return AfterInstr(go_second, pick_first)
+        if self._rand_bool():
+            return BeforeInstr(pick_first, go_second)
+        return AfterInstr(go_second, pick_first)
+
+    def _gen_open(self) -> None:
+        locked = self._rand_int(0, 2)
+        agent_room = 1 - locked
+        color = self._rand_elem(DOOR_COLORS[self.split])
+        self.add_door(locked, 0, door_idx=0 if locked == 0 else 2, color=color, locked=True)
+        self.add_object(agent_room, 0, "key", color)
+        self.add_distractors(agent_room, 0, num_distractors=self.num_dists, all_unique=False)
+        self.place_agent(agent_room, 0)
+        named = color if self.split == "test" else self._rand_elem([None, color])
+        self.instrs = OpenInstr(ObjDesc("door", named))
+        self.check_objs_reachable()
+
+
+class MixedTrainLocal(LocalTaskLevel):
+    """The paper's training level: go to, pick up, open, put next, pick-up/go-to sequences."""
+
+    families = MIXED_FAMILIES
+    split = "train"
+
+
+class MixedTestLocal(LocalTaskLevel):
+    """The same families, but every mission names held-out color-noun pairs only."""
+
+    families = MIXED_FAMILIES
+    split = "test"
+
+
+class PickUpSeqPickUpLocal(LocalTaskLevel):
+    """New composition: "pick up A, then pick up B" / "pick up A after you pick up B"."""
+
+    families = ("pick_up_seq_pick_up",)
+
+
+class PickUpSeqGoToLocal(LocalTaskLevel):
+    """The training sequences alone: pick up A then go to B, in either phrasing."""
+
+    families = ("pick_up_seq_go_to",)
+
+
+class PickUpThenGoToLocal(LocalTaskLevel):
+    """Only "pick up A, then go to B"."""
+
+    families = ("pick_up_then_go_to",)
+
+
+class GoToAfterPickUpLocal(LocalTaskLevel):
+    """Only "go to B after you pick up A"."""
+
+    families = ("go_to_after_pick_up",)
+
+
+class GoToFrench(LocalTaskLevel):
+    """The go-to family of MixedTrainLocal, played in French by the text environment."""
+
+    families = ("go_to",)
+    default_language = "fr"
