@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -301,3 +302,19 @@ def test_variants_are_immutable() -> None:
     variant = get_variant("renamed_nouns")
     with pytest.raises(ValidationError):
         variant.language = "fr"  # type: ignore[misc]
+
+
+def test_variants_survive_pickling_for_subprocess_vector_envs() -> None:
+    variant = get_variant("invented_words")
+    variant.apply("the red key")  # fill the cache: it must not break pickling
+    clone = pickle.loads(pickle.dumps(variant))
+    assert clone == variant
+    assert clone.apply("the red key") == "the faze dax"
+
+
+def test_model_copy_with_new_substitutions_uses_them() -> None:
+    variant = get_variant("renamed_nouns")
+    assert variant.apply("key") == "chair"
+    copied = variant.model_copy(update={"substitutions": {"key": "spoon"}})
+    assert copied.apply("key") == "spoon"
+    assert variant.apply("key") == "chair"

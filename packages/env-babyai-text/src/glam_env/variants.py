@@ -29,13 +29,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from glam_env.describer import describe_image
 from glam_env.french import FRENCH_ACTION_NAMES, translate_mission
@@ -66,6 +67,47 @@ def _plural(word: str) -> str:
     return word + "s"
 
 
+class _Substituter:
+    """A cached one-pass whole-word substitution for one table (picklable).
+
+    Observation sentences repeat, so the cache makes the usual call a single
+    dict lookup; the regex only runs on text seen for the first time.
+    """
+
+    __slots__ = ("_cache", "_pattern", "_table")
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self._table = table
+        words = sorted(table, key=len, reverse=True)
+        alternatives = "|".join(re.escape(word) for word in words)
+        self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+        self._cache: dict[str, str] = {}
+
+    def _replace(self, match: re.Match[str]) -> str:
+        return self._table[match.group(0)]
+
+    def __call__(self, text: str) -> str:
+        cache = self._cache
+        result = cache.get(text)
+        if result is None:
+            result = self._pattern.sub(self._replace, text)
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            cache[text] = result
+        return result
+
+    def __getstate__(self) -> dict[str, str]:
+        return self._table
+
+    def __setstate__(self, table: dict[str, str]) -> None:
+        self.__init__(table)  # type: ignore[misc]
+
+
+def _substituter(table: dict[str, str]) -> Callable[[str], str]:
+    """Identity for an empty table, else a cached :class:`_Substituter`."""
+    return _Substituter(table) if table else str
+
+
 class TextVariant(BaseModel):
     """A consistent rewording of mission, observations and actions.
 
@@ -85,10 +127,6 @@ class TextVariant(BaseModel):
     language: Literal["en", "fr"] = "en"
     plurals: bool = True
     """Also replace the English plural of single-word keys (keys -> chairs)."""
-
-    _pattern: re.Pattern[str] | None = PrivateAttr(default=None)
-    _table: dict[str, str] = PrivateAttr(default_factory=dict)
-    _cache: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("substitutions")
     @classmethod
@@ -118,8 +156,21 @@ class TextVariant(BaseModel):
             raise ValueError(f"action_names must be distinct; repeated: {duplicates}")
         return value
 
-    @model_validator(mode="after")
-    def _compile(self) -> TextVariant:
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> TextVariant:
+        """A copy that rebuilds its substitution function (``update`` may change the table)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied.__dict__.pop("_apply", None)
+        return copied
+
+    @cached_property
+    def _apply(self) -> Callable[[str], str]:
+        """The substitution function, built on first use and kept in the instance dict.
+
+        (A cached property, not a pydantic private attribute: reading a private
+        attribute goes through ``__getattr__`` and costs microseconds per step.)
+        """
         forms: list[tuple[str, str]] = []
         for source, target in self.substitutions.items():
             forms.append((source, target))
@@ -129,12 +180,7 @@ class TextVariant(BaseModel):
         for source, target in forms:
             table.setdefault(source, target)
             table.setdefault(source[:1].upper() + source[1:], target[:1].upper() + target[1:])
-        self._table = table
-        if table:
-            words = sorted(table, key=len, reverse=True)
-            alternatives = "|".join(re.escape(word) for word in words)
-            self._pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
-        return self
+        return _substituter(table)
 
     def __eq__(self, other: object) -> bool:
         """Equal when the public fields are (the private cache does not count)."""
@@ -147,24 +193,12 @@ class TextVariant(BaseModel):
     # ------------------------------------------------------------------ text
     def apply(self, text: str) -> str:
         """Replace whole words of ``text`` by their substitutes (one pass, cached)."""
-        pattern = self._pattern
-        if pattern is None:
-            return text
-        cache = self._cache
-        result = cache.get(text)
-        if result is None:
-            table = self._table
-            result = pattern.sub(lambda match: table[match.group(0)], text)
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[text] = result
-        return result
+        return self._apply(text)
 
     def apply_all(self, texts: Iterable[str]) -> list[str]:
         """:meth:`apply` on each text (observation sentences repeat: the cache hits)."""
-        if self._pattern is None:
-            return list(texts)
-        return [self.apply(text) for text in texts]
+        apply = self._apply
+        return [apply(text) for text in texts]
 
     # --------------------------------------------------------- three kinds
     def mission(self, mission: str) -> str:
