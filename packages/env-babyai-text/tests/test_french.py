@@ -110,7 +110,11 @@ _ENGLISH_WORDS = re.compile(
 
 def test_every_babyai_level_mission_translates() -> None:
     """Missions of every BabyAI level minigrid ships translate with no English word left."""
-    levels = sorted(name for name in gym.registry if name.startswith("BabyAI-"))
+    levels = sorted(
+        name
+        for name, spec in gym.registry.items()
+        if name.startswith("BabyAI-") and str(spec.entry_point).startswith("minigrid.")
+    )
     assert len(levels) > 20
     missions = set()
     for level in levels:
