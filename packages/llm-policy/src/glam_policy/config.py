@@ -1,0 +1,214 @@
+"""The policy's configuration: one validated pydantic model, loadable from JSON/YAML.
+
+Every field has a default that works except ``model`` (a hub name or a local
+directory). Invalid values raise ``pydantic.ValidationError`` naming the field
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from glam_policy.prompts import TEMPLATES, PromptTemplate
+
+Dtype = Literal["float32", "bfloat16", "float16"]
+DTYPE_ALIASES: dict[str, str] = {
+    "fp32": "float32",
+    "float": "float32",
+    "float32": "float32",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+    "float16": "float16",
+}
+Activation = Literal["sigmoid", "relu", "tanh", "gelu"]
+
+
+class LoraSettings(BaseModel):
+    """LoRA adapter parameters, passed to ``peft.LoraConfig``.
+
+    ``target_modules=None`` lets ``peft`` pick its default for the architecture
+    (GPT-2: ``c_attn``; T5: ``q``, ``v``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(8, gt=0)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] | None = None
+    bias: Literal["none", "all", "lora_only"] = "none"
+
+
+class LLMPolicyConfig(BaseModel):
+    """Everything that defines an :class:`~glam_policy.policy.LLMPolicy`.
+
+    Model
+        ``model`` hub name or local directory; ``architecture`` ``"auto"`` reads
+        ``is_encoder_decoder`` from the model's config; ``pretrained=False`` builds
+        the architecture with random weights (the paper's NPAE baseline), keeping
+        the pretrained input embeddings with ``keep_pretrained_embeddings``.
+    Scoring
+        ``template`` a named prompt template (``paper``, ``i_would_like``,
+        ``you_have_to``, ``french``) or a custom one; ``normalization``: ``sum`` of
+        token log-probabilities (the paper), ``token`` (mean per token) or
+        ``word`` (per word of the action text, TWOSOME); ``append_eos`` scores
+        the end-of-sequence token after each action too; ``action_prefix`` is
+        put before each action's text before tokenizing it (``None``: a space for
+        decoder-only models, whose prompt ends with ``"Action 2:"``, nothing for
+        encoder-decoder models, whose decoder starts a new sequence);
+        ``max_prompt_tokens`` caps prompts (default: the model's limit), longer
+        ones are cut from the left with a warning; ``token_budget`` bounds the
+        padded tokens of one forward pass; ``scoring`` picks the strategy
+        (``auto``, ``packed``, ``expanded``, ``naive``; see :mod:`glam_policy.scoring`).
+    Heads
+        ``head="scoring"`` (the LLM's likelihoods are the logits) or
+        ``"action_heads"`` (an MLP with one logit per entry of ``actions``, NPAE);
+        value head ``value_hidden_sizes`` / ``value_activation``; ``detach_value``
+        stops the critic's gradient from reaching the LM.
+    Training
+        ``finetuning``: ``full``, ``frozen`` (only heads train) or ``lora``
+        (``lora`` settings); ``gradient_checkpointing``; ``disable_dropout`` zeroes
+        the LM's dropout so that PPO's ratios start at exactly 1.
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model: str = Field(min_length=1)
+    architecture: Literal["auto", "decoder", "encoder-decoder"] = "auto"
+    dtype: Dtype = "float32"
+    device: str = "cpu"
+    pretrained: bool = True
+    keep_pretrained_embeddings: bool = False
+    trust_remote_code: bool = False
+    local_files_only: bool = False
+    revision: str | None = None
+    attn_implementation: Literal["sdpa", "eager"] = "sdpa"
+    seed: int = 0
+
+    template: str | PromptTemplate = "paper"
+    normalization: Literal["sum", "token", "word"] = "sum"
+    append_eos: bool = False
+    action_prefix: str | None = None
+    max_prompt_tokens: int | None = Field(None, gt=0)
+    token_budget: int = Field(8192, gt=0)
+    scoring: Literal["auto", "packed", "expanded", "naive"] = "auto"
+
+    head: Literal["scoring", "action_heads"] = "scoring"
+    actions: list[str] | None = None
+    action_head_hidden_sizes: list[int] = Field(default_factory=lambda: [1024, 1024])
+    value_hidden_sizes: list[int] = Field(default_factory=lambda: [1024, 1024])
+    value_activation: Activation = "sigmoid"
+    detach_value: bool = False
+
+    finetuning: Literal["full", "frozen", "lora"] = "full"
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    gradient_checkpointing: bool = False
+    disable_dropout: bool = True
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _dtype_alias(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() in DTYPE_ALIASES:
+            return DTYPE_ALIASES[value.lower()]
+        if isinstance(value, str):
+            raise ValueError(
+                f"unknown dtype {value!r}; allowed: {', '.join(sorted(DTYPE_ALIASES))}"
+            )
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_valid(cls, value: str) -> str:
+        if value == "auto":
+            return value
+        try:
+            import torch
+
+            torch.device(value)
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"unknown device {value!r}; use 'auto', 'cpu', 'cuda', 'cuda:0', 'mps', ..."
+            ) from None
+        return value
+
+    @field_validator("template", mode="before")
+    @classmethod
+    def _template_known(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in TEMPLATES:
+            raise ValueError(
+                f"unknown prompt template {value!r}; named templates: {', '.join(TEMPLATES)} "
+                "(or give a mapping of PromptTemplate fields)"
+            )
+        if isinstance(value, Mapping):
+            return PromptTemplate.model_validate(dict(value))
+        return value
+
+    @field_validator("value_hidden_sizes", "action_head_hidden_sizes")
+    @classmethod
+    def _positive_sizes(cls, value: list[int]) -> list[int]:
+        if any(size < 1 for size in value):
+            raise ValueError(f"hidden sizes must be positive integers, got {value}")
+        return value
+
+    @field_validator("actions")
+    @classmethod
+    def _actions_valid(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("actions must not be empty")
+        if any(not isinstance(a, str) or not a.strip() for a in value):
+            raise ValueError("actions must be non-blank strings")
+        duplicates = sorted({a for a in value if value.count(a) > 1})
+        if duplicates:
+            raise ValueError(f"actions must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LLMPolicyConfig:
+        if self.head == "action_heads" and not self.actions:
+            raise ValueError(
+                "head 'action_heads' needs the fixed action list: set 'actions' "
+                "(e.g. the six BabyAI actions)"
+            )
+        if self.keep_pretrained_embeddings and self.pretrained:
+            raise ValueError(
+                "keep_pretrained_embeddings only applies with pretrained=False "
+                "(random weights but pretrained embeddings)"
+            )
+        return self
+
+    # ------------------------------------------------------------------ files
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LLMPolicyConfig:
+        """Validate a plain mapping (e.g. a section of a run's config)."""
+        return cls.model_validate(dict(data))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LLMPolicyConfig:
+        """Read a ``.json``, ``.yaml`` or ``.yml`` file."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        elif path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            raise ValueError(f"config file {path} must end in .json, .yaml or .yml")
+        if not isinstance(data, Mapping):
+            raise ValueError(f"config file {path} must hold a mapping of fields")
+        return cls.from_dict(data)
+
+    def to_json(self) -> str:
+        """The config as indented JSON (what ``save_pretrained`` writes)."""
+        return self.model_dump_json(indent=2)

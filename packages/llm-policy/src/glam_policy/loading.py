@@ -1,0 +1,200 @@
+"""Load a Hugging Face language model and tokenizer the same way for hub names and paths.
+
+One loading path for everything: a hub name, a local checkpoint, or a tiny model
+written by :mod:`glam_policy.tiny` all go through ``AutoConfig`` /
+``AutoModelForCausalLM`` / ``AutoModelForSeq2SeqLM`` / ``AutoTokenizer``. Any
+failure becomes a :class:`~glam_policy.errors.ModelLoadError` that names the
+model and the reason in one line. ``trust_remote_code`` is passed through and
+stays off unless the config asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from glam_policy.config import LLMPolicyConfig
+from glam_policy.errors import ModelLoadError
+from glam_policy.scoring import Architecture
+
+logger = logging.getLogger(__name__)
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+#: Config attributes that hold a model's hard limit on positions, first found wins.
+POSITION_LIMIT_ATTRIBUTES = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
+#: Tokenizers without a known limit report a huge ``model_max_length``; ignore those.
+_UNSET_TOKENIZER_LIMIT = 1_000_000
+
+
+@dataclass
+class LoadedModel:
+    """A language model, its tokenizer and the family it belongs to."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    architecture: Architecture
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    """``"float32"`` / ``"bfloat16"`` / ``"float16"`` to the torch dtype."""
+    try:
+        return DTYPES[name]
+    except KeyError:
+        raise ValueError(f"unknown dtype {name!r}; allowed: {', '.join(DTYPES)}") from None
+
+
+def resolve_device(name: str) -> torch.device:
+    """A torch device; ``"auto"`` is the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def detect_architecture(config: PretrainedConfig) -> Architecture:
+    """Encoder-decoder when the model's config says so, decoder-only otherwise."""
+    return "encoder-decoder" if getattr(config, "is_encoder_decoder", False) else "decoder"
+
+
+def position_limit(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The most tokens the model accepts in one sequence, if it has a known limit.
+
+    A learned or fixed position table in the model's config is a hard limit;
+    otherwise (relative positions, as in T5) the tokenizer's ``model_max_length``
+    is the length the model was trained on; ``None`` when neither is known.
+    """
+    config = model.config
+    for name in POSITION_LIMIT_ATTRIBUTES:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < _UNSET_TOKENIZER_LIMIT:
+        return limit
+    return None
+
+
+def _hub_kwargs(cfg: LLMPolicyConfig) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "trust_remote_code": cfg.trust_remote_code,
+        "local_files_only": cfg.local_files_only,
+    }
+    if cfg.revision is not None:
+        kwargs["revision"] = cfg.revision
+    return kwargs
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def load_model_config(cfg: LLMPolicyConfig, source: str | None = None) -> PretrainedConfig:
+    """The Hugging Face config of ``source`` (default ``cfg.model``)."""
+    name = source or cfg.model
+    try:
+        return AutoConfig.from_pretrained(name, **_hub_kwargs(cfg))
+    except Exception as error:  # HF raises OSError, ValueError, KeyError, ... for bad models
+        raise ModelLoadError(name, _reason(error)) from error
+
+
+def load_tokenizer(cfg: LLMPolicyConfig, source: str | None = None) -> PreTrainedTokenizerBase:
+    """The tokenizer of ``source`` (default ``cfg.model``)."""
+    name = source or cfg.model
+    try:
+        return AutoTokenizer.from_pretrained(name, **_hub_kwargs(cfg))
+    except Exception as error:
+        raise ModelLoadError(name, f"tokenizer: {_reason(error)}") from error
+
+
+def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) -> LoadedModel:
+    """Load (or build, with ``pretrained=False``) the model and tokenizer of ``cfg``.
+
+    ``source`` replaces ``cfg.model`` as the place to read from (a saved policy's
+    ``lm`` folder). Random weights are drawn under ``cfg.seed`` without touching
+    the global RNG; ``keep_pretrained_embeddings`` then copies the pretrained
+    input embeddings in. The model is returned in eval mode on ``cfg.device``.
+    """
+    name = str(source) if source is not None else cfg.model
+    hf_config = load_model_config(cfg, name)
+    detected = detect_architecture(hf_config)
+    architecture: Architecture = detected if cfg.architecture == "auto" else cfg.architecture
+    if architecture != detected:
+        logger.warning("model %r looks %s but the config forces %s", name, detected, architecture)
+    auto_class = AutoModelForCausalLM if architecture == "decoder" else AutoModelForSeq2SeqLM
+    dtype = resolve_dtype(cfg.dtype)
+    tokenizer = load_tokenizer(cfg, name)
+    try:
+        if cfg.pretrained:
+            model = auto_class.from_pretrained(
+                name,
+                config=hf_config,
+                dtype=dtype,
+                attn_implementation=cfg.attn_implementation,
+                **_hub_kwargs(cfg),
+            )
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(cfg.seed)
+                model = auto_class.from_config(
+                    hf_config,
+                    dtype=dtype,
+                    attn_implementation=cfg.attn_implementation,
+                    trust_remote_code=cfg.trust_remote_code,
+                )
+            if cfg.keep_pretrained_embeddings:
+                _copy_pretrained_embeddings(model, auto_class, name, hf_config, dtype, cfg)
+    except ModelLoadError:
+        raise
+    except Exception as error:
+        raise ModelLoadError(name, _reason(error)) from error
+    if not isinstance(model, PreTrainedModel):
+        raise ModelLoadError(name, f"expected a transformers PreTrainedModel, got {type(model)}")
+    model.to(resolve_device(cfg.device))
+    model.eval()
+    logger.info(
+        "loaded %s model %r (%s, %s, %s weights)",
+        architecture,
+        name,
+        cfg.dtype,
+        cfg.device,
+        "pretrained" if cfg.pretrained else "random",
+    )
+    return LoadedModel(model=model, tokenizer=tokenizer, architecture=architecture)
+
+
+def _copy_pretrained_embeddings(
+    model: PreTrainedModel,
+    auto_class: Any,
+    name: str,
+    hf_config: PretrainedConfig,
+    dtype: torch.dtype,
+    cfg: LLMPolicyConfig,
+) -> None:
+    """Overwrite the random input embeddings with the pretrained ones (NPAE variant)."""
+    pretrained = auto_class.from_pretrained(name, config=hf_config, dtype=dtype, **_hub_kwargs(cfg))
+    source = pretrained.get_input_embeddings().weight
+    target = model.get_input_embeddings().weight
+    if source.shape != target.shape:
+        raise ModelLoadError(
+            name, f"pretrained embeddings {tuple(source.shape)} do not fit {tuple(target.shape)}"
+        )
+    with torch.no_grad():
+        target.copy_(source)
+    del pretrained
+    logger.info("kept the pretrained input embeddings of %r", name)

@@ -1,0 +1,159 @@
+"""A policy on disk: Hugging Face files for the LM, safetensors for the heads, JSON config.
+
+Layout of a saved policy directory::
+
+    policy_config.json    the LLMPolicyConfig (loadable with LLMPolicyConfig.from_file)
+    lm/                   the language model and its tokenizer, Hugging Face format
+                          (LoRA: the base weights without the adapters)
+    adapter/              LoRA only: the peft adapters (adapter_config.json + safetensors)
+    heads.safetensors     value head (and action head) weights
+
+Nothing is pickled: the LM is written with ``save_pretrained`` (safetensors), the
+heads with ``safetensors``, the config as JSON. The directory is written next to
+its destination under a temporary name and moved into place at the end, so a
+crash never leaves a half-written policy where a complete one was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from glam_policy.config import LLMPolicyConfig
+from glam_policy.loading import load_language_model
+
+if TYPE_CHECKING:
+    from glam_policy.policy import LLMPolicy
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "policy_config.json"
+LM_DIR = "lm"
+ADAPTER_DIR = "adapter"
+HEADS_FILE = "heads.safetensors"
+FORMAT_KEY = "glam_policy_format"
+FORMAT_VERSION = "1"
+
+
+def _base_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The base model's weights under a LoRA wrapper, with the adapters' traces removed."""
+    state: dict[str, torch.Tensor] = {}
+    for key, value in model.state_dict().items():
+        if ".lora_" in key:
+            continue
+        state[key.replace(".base_layer.", ".")] = value
+    return state
+
+
+def _heads_state(policy: LLMPolicy) -> dict[str, torch.Tensor]:
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, module in (("value_head", policy.value_head), ("action_head", policy.action_head)):
+        if module is None:
+            continue
+        for key, value in module.state_dict().items():
+            tensors[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
+    return tensors
+
+
+def save_policy(policy: LLMPolicy, directory: str | Path) -> Path:
+    """Write ``policy`` to ``directory`` (replaced if it exists); return the path."""
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        lm_dir = staging / LM_DIR
+        hf_model = policy.hf_model
+        if policy.config.finetuning == "lora":
+            hf_model.save_pretrained(lm_dir, state_dict=_base_state_dict(hf_model))
+            policy.lm.save_pretrained(staging / ADAPTER_DIR)
+        else:
+            hf_model.save_pretrained(lm_dir)
+        policy.tokenizer.save_pretrained(lm_dir)
+        save_file(
+            _heads_state(policy),
+            str(staging / HEADS_FILE),
+            metadata={"format": "pt", FORMAT_KEY: FORMAT_VERSION},
+        )
+        (staging / CONFIG_FILE).write_text(policy.config.to_json() + "\n", encoding="utf-8")
+        _replace_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("saved policy to %s", target)
+    return target
+
+
+def _replace_directory(staging: Path, target: Path) -> None:
+    """Move ``staging`` to ``target``; an existing ``target`` is removed only afterwards."""
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    backup.rmdir()
+    os.replace(target, backup)
+    try:
+        os.replace(staging, target)
+    except BaseException:
+        os.replace(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def read_config(directory: str | Path, **overrides: Any) -> LLMPolicyConfig:
+    """The saved policy's config with ``overrides`` applied (validated)."""
+    path = Path(directory)
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{path} is not a saved policy: {CONFIG_FILE} is missing")
+    config = LLMPolicyConfig.from_file(config_path)
+    if overrides:
+        config = LLMPolicyConfig.from_dict({**config.model_dump(), **overrides})
+    return config
+
+
+def load_policy(
+    policy_class: type[LLMPolicy], directory: str | Path, **overrides: Any
+) -> LLMPolicy:
+    """Rebuild a policy saved by :func:`save_policy` (see ``LLMPolicy.from_pretrained``)."""
+    path = Path(directory)
+    config = read_config(path, **overrides)
+    # The saved LM directory holds the weights to use, whatever the original source was.
+    load_config = config.model_copy(
+        update={"pretrained": True, "keep_pretrained_embeddings": False, "revision": None}
+    )
+    loaded = load_language_model(load_config, source=path / LM_DIR)
+    adapter_dir = path / ADAPTER_DIR if config.finetuning == "lora" else None
+    if adapter_dir is not None and not adapter_dir.is_dir():
+        raise FileNotFoundError(f"{path} was saved with LoRA but has no {ADAPTER_DIR}/ folder")
+    policy = policy_class(config, loaded, adapter_dir=adapter_dir)
+    _load_heads(policy, path / HEADS_FILE)
+    logger.info("loaded policy from %s", path)
+    return policy
+
+
+def _load_heads(policy: LLMPolicy, path: Path) -> None:
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    version = metadata.get(FORMAT_KEY)
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: unsupported heads format {version!r} (expected {FORMAT_VERSION})"
+        )
+    tensors = load_file(str(path), device=str(policy.device))
+    for prefix, module in (("value_head", policy.value_head), ("action_head", policy.action_head)):
+        if module is None:
+            continue
+        state = {
+            key[len(prefix) + 1 :]: value
+            for key, value in tensors.items()
+            if key.startswith(prefix + ".")
+        }
+        module.load_state_dict(state, strict=True)
