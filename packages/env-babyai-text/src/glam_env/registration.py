@@ -26,8 +26,15 @@ __all__ = ["NAMESPACE", "env_id", "list_levels", "make_registered", "register_en
 NAMESPACE = "BabyAI-Text"
 
 
-def env_id(level: str, version: int = 0) -> str:
-    """The Gymnasium id of a text level: ``BabyAI-Text/<level>-v<version>``."""
+def env_id(level: str, version: int | None = None) -> str:
+    """The Gymnasium id of a text level: ``BabyAI-Text/<level>-v<version>``.
+
+    ``version=None`` takes the registered one (MiniGrid's version of the level, 0 for
+    the paper's levels), e.g. ``env_id("GoToObjS6") == "BabyAI-Text/GoToObjS6-v1"``.
+    """
+    if version is None:
+        minigrid_id = minigrid_level_ids().get(level) if level not in PAPER_LEVELS else None
+        version = int(minigrid_id.rsplit("-v", 1)[1]) if minigrid_id else 0
     return f"{NAMESPACE}/{level}-v{version}"
 
 

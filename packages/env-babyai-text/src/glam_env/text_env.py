@@ -44,7 +44,7 @@ _BASE_CHARSET = (
     + string.digits
     + string.punctuation
     + " "
-    + "".join(chr(code) for code in range(0xC0, 0x180))  # Latin-1 and Latin Extended-A letters
+    + "àâäæçéèêëîïôöœùûüÿÀÂÄÆÇÉÈÊËÎÏÔÖŒÙÛÜŸ"  # French
 )
 
 
@@ -200,6 +200,7 @@ class BabyAITextEnv(gym.Env[dict[str, Any], int]):
             }
         )
         self.action_space = spaces.Discrete(len(self._admissible))
+        self._num_actions = len(self._admissible)
 
         self._view_shape = (self._base.agent_view_size, self._base.agent_view_size, 3)
         self._phase = _Phase.NEEDS_RESET
@@ -258,7 +259,10 @@ class BabyAITextEnv(gym.Env[dict[str, Any], int]):
                 "step() called after the episode ended (terminated or truncated): "
                 "call env.reset() to start a new episode"
             )
-        index = self._action_index(action)
+        if type(action) is int and 0 <= action < self._num_actions:
+            index = action  # fast path of the usual call
+        else:
+            index = self._action_index(action)
         minigrid_action = self.minigrid_actions[index]
         obs, reward, terminated, truncated, _ = self._env.step(minigrid_action)
         self.last_minigrid_action = minigrid_action
