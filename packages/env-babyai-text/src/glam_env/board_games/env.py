@@ -28,12 +28,18 @@ from glam_env.board_games.shared import (
 from glam_env.errors import EpisodeEndedError, InvalidActionError, ResetNeededError
 from glam_env.protocol import ADMISSIBLE_ACTIONS, MISSION, OBSERVATION, SUCCESS
 
-__all__ = ["OUTCOME_REWARDS", "BoardGameTextEnv", "Opponent", "random_opponent"]
+__all__ = ["GAME_OVER_ACTION", "OUTCOME_REWARDS", "BoardGameTextEnv", "Opponent", "random_opponent"]
 
 #: An opponent policy: gets the opponent's text observation (the protocol dict,
 #: with its ``admissible_actions``) and the environment's random generator, and
 #: returns the index of one of those admissible actions. An LLM agent fits too.
 Opponent = Callable[[dict[str, Any], np.random.Generator], int]
+
+#: The one admissible action of a finished game's last observation. Nothing is legal
+#: once the game is over, but Gymnasium's default (NEXT_STEP) autoreset hands that
+#: observation to the policy, which needs an action to score; stepping it raises
+#: ``EpisodeEndedError`` like any step after the end (vector envs reset instead).
+GAME_OVER_ACTION = "start a new game"
 
 #: Reward of the agent's last step for each outcome.
 OUTCOME_REWARDS: dict[str, float] = {"win": 1.0, "draw": 0.0, "loss": -1.0}
@@ -64,7 +70,7 @@ class BoardGameTextEnv(gym.Env[dict[str, Any], int]):
     the last step, ``success`` and ``outcome`` (``"win"``, ``"draw"``, ``"loss"``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -115,7 +121,7 @@ class BoardGameTextEnv(gym.Env[dict[str, Any], int]):
             raise ResetNeededError("call reset() before step()")
         if self._phase is _Phase.ENDED:
             raise EpisodeEndedError("the game is over: call reset() before step()")
-        index = check_action_index(action, self._game.admissible_actions(self._agent))
+        index = check_action_index(action, self.admissible_actions)
         self._game.step(index)
         self._opponent_move = None
         if not self._over():
@@ -129,7 +135,6 @@ class BoardGameTextEnv(gym.Env[dict[str, Any], int]):
             reward = OUTCOME_REWARDS[outcome]
             info[SUCCESS] = outcome == "win"
             info["outcome"] = outcome
-        self.action_space.set_num_admissible(len(info[ADMISSIBLE_ACTIONS]))
         return self._observation(), reward, terminated, False, info
 
     def render(self) -> str | None:
@@ -144,7 +149,9 @@ class BoardGameTextEnv(gym.Env[dict[str, Any], int]):
 
     @property
     def admissible_actions(self) -> tuple[str, ...]:
-        """The agent's legal moves now, as text (empty once the game is over)."""
+        """The agent's legal moves now, as text (:data:`GAME_OVER_ACTION` once it is over)."""
+        if self._over():
+            return (GAME_OVER_ACTION,)
         return self._game.admissible_actions(self._agent)
 
     @property
@@ -191,11 +198,11 @@ class BoardGameTextEnv(gym.Env[dict[str, Any], int]):
         return {
             MISSION: observation[MISSION],
             OBSERVATION: str(observation[OBSERVATION]),
-            ADMISSIBLE_ACTIONS: observation[ADMISSIBLE_ACTIONS],
+            ADMISSIBLE_ACTIONS: self.admissible_actions,
         }
 
     def _info(self) -> dict[str, Any]:
-        admissible = self._game.admissible_actions(self._agent)
+        admissible = self.admissible_actions
         self.action_space.set_num_admissible(len(admissible))
         return {
             ADMISSIBLE_ACTIONS: list(admissible),

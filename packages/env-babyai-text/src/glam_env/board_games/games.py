@@ -115,7 +115,7 @@ BOARD_GAMES: dict[str, BoardGameSpec] = {
     "tictactoe": BoardGameSpec(
         name="tictactoe",
         title="tic-tac-toe",
-        module="pettingzoo.classic.tictactoe_v3",
+        module="pettingzoo.classic.tictactoe.tictactoe",
         num_moves=9,
         grid=_tictactoe_grid,
         move_text=_tictactoe_move,
@@ -129,7 +129,7 @@ BOARD_GAMES: dict[str, BoardGameSpec] = {
     "connect_four": BoardGameSpec(
         name="connect_four",
         title="connect four",
-        module="pettingzoo.classic.connect_four_v3",
+        module="pettingzoo.classic.connect_four.connect_four",
         num_moves=7,
         grid=_connect_four_grid,
         move_text=_connect_four_move,

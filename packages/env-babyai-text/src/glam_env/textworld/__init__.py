@@ -18,6 +18,7 @@ from glam_env.textworld.env import TextWorldEnv, TooManyActionsError
 from glam_env.textworld.generate import (
     GameGenerationError,
     TextWorldNotInstalledError,
+    build_game,
     ensure_games,
     generate_game,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "TextWorldNotInstalledError",
     "TooManyActionsError",
     "TreasureHunterDifficulty",
+    "build_game",
     "clean_feedback",
     "default_cache_dir",
     "ensure_games",

@@ -16,6 +16,7 @@ carries ``admissible_actions``, ``action_mask``, ``score``, ``max_score``,
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,7 +63,7 @@ class TextWorldEnv(gym.Env[dict[str, Any], int]):
     ``options={"game_index": i}`` names.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(
         self,
@@ -114,9 +115,7 @@ class TextWorldEnv(gym.Env[dict[str, Any], int]):
         if self._loaded != self._game_index:
             if self._env is not None:
                 self._env.close()
-            self._env = self._textworld.start(
-                str(self._game_files[self._game_index]), request_infos=self._request
-            )
+            self._env = self._start(self._game_files[self._game_index])
             self._loaded = self._game_index
         state = self._env.reset()
         self._mission = sanitize_text(" ".join(str(state["objective"] or "").split()))
@@ -193,6 +192,13 @@ class TextWorldEnv(gym.Env[dict[str, Any], int]):
         return self._admissible.index(plan[0])
 
     # ---- internals ----------------------------------------------------------------------
+
+    def _start(self, game_file: Path) -> Any:
+        # Jericho warns that it cannot track the score of TextWorld's games; TextWorld
+        # tracks it itself (and silences that warning globally, which pytest undoes).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is not fully supported.*")
+            return self._textworld.start(str(game_file), request_infos=self._request)
 
     def _choose_game(self, options: dict[str, Any] | None) -> int:
         count = len(self._game_files)

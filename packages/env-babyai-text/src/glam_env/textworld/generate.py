@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "GAME_FILE",
     "GameGenerationError",
     "TextWorldNotInstalledError",
+    "build_game",
     "ensure_games",
     "game_dir_name",
     "generate_game",
@@ -110,23 +112,49 @@ def generate_game(config: TextWorldConfig, seed: int) -> Path:
     return game_file
 
 
-def _compile_into(textworld: Any, config: TextWorldConfig, seed: int, folder: Path) -> None:
+def _options(textworld: Any, seed: int, folder: Path | None) -> Any:
+    options = textworld.GameOptions()
+    options.seeds = seed
+    options.file_ext = ".z8"
+    options.force_recompile = True
+    if folder is not None:
+        options.path = str(folder / GAME_FILE)
+    return options
+
+
+def build_game(config: TextWorldConfig, seed: int) -> Any:
+    """The (uncompiled) ``textworld.Game`` of ``config``'s challenge for ``seed``.
+
+    Deterministic: the same challenge, settings and seed give the same game.
+    Raises :class:`GameGenerationError` naming the settings when TextWorld fails.
+    """
+    textworld = import_textworld()
     from textworld.challenges import CHALLENGES
 
     _, make, _ = CHALLENGES[config.challenge]
-    options = textworld.GameOptions()
-    options.seeds = seed
-    options.path = str(folder / GAME_FILE)
-    options.file_ext = ".z8"
-    options.force_recompile = True
+    options = _options(textworld, seed, None)
     settings = config.parsed_difficulty().settings()
     try:
-        game = make(settings=settings, options=options)
-        textworld.generator.compile_game(game, options)
+        with warnings.catch_warnings():  # Jericho cannot track TextWorld's score; TextWorld does
+            warnings.filterwarnings("ignore", message=".*is not fully supported.*")
+            game = make(settings=settings, options=options)
     except Exception as error:  # TextWorld raises bare asserts, ValueErrors and its own errors
         raise GameGenerationError(
             f"TextWorld could not generate {config.challenge} with settings {settings} and "
             f"seed {seed}: {type(error).__name__}: {error}"
+        ) from error
+    return game
+
+
+def _compile_into(textworld: Any, config: TextWorldConfig, seed: int, folder: Path) -> None:
+    game = build_game(config, seed)
+    options = _options(textworld, seed, folder)
+    try:
+        textworld.generator.compile_game(game, options)
+    except Exception as error:
+        raise GameGenerationError(
+            f"TextWorld could not compile {config.challenge} (seed {seed}) into {folder}: "
+            f"{type(error).__name__}: {error}"
         ) from error
     for leftover in folder.glob("*.ni"):  # Inform 7 source: only needed to debug TextWorld
         leftover.unlink()
