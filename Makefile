@@ -18,7 +18,7 @@ $(STAMP): $(PACKAGE_FILES)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet \
-		-e "packages/env-babyai-text[pettingzoo]" \
+		-e "packages/env-babyai-text[pettingzoo,textworld]" \
 		-e "packages/llm-policy[peft]" \
 		-e "packages/ppo[tensorboard]" \
 		-e apps \
