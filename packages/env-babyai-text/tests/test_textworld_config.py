@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from pydantic import ValidationError
@@ -168,3 +170,32 @@ def test_clean_feedback_drops_end_question_and_keeps_the_score() -> None:
 def test_clean_feedback_keeps_text_lines_with_symbols() -> None:
     recipe = 'You open the copy of "Cooking".\n\nRecipe #1\n---------\nmilk\n\n>  -= Kitchen =-2/7'
     assert clean_feedback(recipe) == 'You open the copy of "Cooking".\nRecipe #1\n---------\nmilk'
+
+
+# ---- optional dependencies and registration -----------------------------------------------
+
+
+def test_missing_textworld_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from glam_env.textworld.generate import TextWorldNotInstalledError, import_textworld
+
+    monkeypatch.setitem(sys.modules, "textworld", None)  # makes `import textworld` fail
+    with pytest.raises(TextWorldNotInstalledError, match=r"glam-env-babyai-text\[textworld\]"):
+        import_textworld()
+
+
+def test_configs_and_registration_import_neither_textworld_nor_pettingzoo() -> None:
+    code = (
+        "import sys, gymnasium\n"
+        "from glam_env.board_games import BoardGameConfig, register_other_games\n"
+        "from glam_env.textworld import TextWorldConfig\n"
+        "register_other_games(); register_other_games()\n"
+        "ids = [i for i in gymnasium.registry if i.startswith(('TextWorld/', 'BoardGame-Text/'))]\n"
+        "print(len(ids), 'textworld' in sys.modules, 'pettingzoo' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["6", "False", "False"]
