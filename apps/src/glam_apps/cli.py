@@ -1,13 +1,20 @@
-"""The `glam` command line: a thin Typer layer over the library calls."""
+"""The `glam` command line: a thin Typer layer over the library calls.
+
+Every command calls one function of ``glam_apps`` (``train.train``,
+``evaluate.evaluate``, ``play.PlaySession``, ``plot.plot_runs``) and only renders
+its results; that is the only place of the package that prints.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from glam_apps import __version__
 from glam_apps.errors import UserError
@@ -19,7 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+#: Diagnostics and errors go to stderr; results (tables, the game) to stdout.
 console = Console(stderr=True)
+out = Console(highlight=False)
 _state = {"debug": False}
 
 
@@ -47,6 +56,30 @@ def _root(
     )
 
 
+@app.command()
+def plot(
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="One or more run directories.", show_default=False)
+    ],
+    output: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.")] = Path(
+        "curves.png"
+    ),
+    label: Annotated[
+        list[str] | None,
+        typer.Option("--label", help="Legend name of each run, in order (default: dir name)."),
+    ] = None,
+    smooth: Annotated[
+        int, typer.Option(help="Moving-average window over training updates.", min=1)
+    ] = 1,
+    title: Annotated[str | None, typer.Option(help="Figure title.")] = None,
+) -> None:
+    """Success rate and return against env steps for one or several runs, as a PNG."""
+    from glam_apps.plot import plot_runs
+
+    path = plot_runs(run_dirs, output, labels=label or None, smooth=smooth, title=title)
+    console.print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one red line and exit code 2 (traceback with --debug).
 
@@ -59,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as error:
         if "--debug" in args:
             raise
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # Text, not markup: the message may hold brackets; soft_wrap keeps it one line.
+        console.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
         sys.exit(2)
 
 

@@ -1,0 +1,59 @@
+"""Named configs shipped with the package, and how a ``TrainConfig`` is assembled.
+
+``glam train`` with no ``--config`` uses ``configs/quickstart.yaml``: the one file
+that defines the default run (level, offline model recipe, PPO hyperparameters).
+``--config paper`` names another packaged file; any other value is a path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from glam_apps.config import TrainConfig
+from glam_apps.config_io import compose
+
+#: The config ``glam train`` uses when none is given.
+DEFAULT_CONFIG = "quickstart"
+
+
+def packaged_config_names() -> list[str]:
+    """Names of the configs shipped in ``glam_apps/configs``."""
+    folder = resources.files("glam_apps").joinpath("configs")
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def packaged_config_path(name: str) -> Path:
+    """The file of a packaged config (the package is installed as plain files)."""
+    return Path(str(resources.files("glam_apps").joinpath("configs", f"{name}.yaml")))
+
+
+def resolve_config_source(config: str | os.PathLike[str] | None) -> Path:
+    """A packaged config name or a file path -> the YAML file to read."""
+    if config is None:
+        return packaged_config_path(DEFAULT_CONFIG)
+    text = os.fspath(config)
+    if text in packaged_config_names():
+        return packaged_config_path(text)
+    return Path(text).expanduser()
+
+
+def load_train_config(
+    config: str | os.PathLike[str] | None = None, overrides: Iterable[str] = ()
+) -> TrainConfig:
+    """``config`` (a packaged name, a YAML path, or ``None`` for the quickstart) + overrides.
+
+    Keys missing from the file take ``TrainConfig``'s defaults.
+    """
+    return compose(TrainConfig, path=resolve_config_source(config), overrides=overrides)
+
+
+def default_train_config(overrides: Iterable[str] = ()) -> TrainConfig:
+    """The quickstart config (what ``glam train`` runs with no arguments)."""
+    return load_train_config(None, overrides)

@@ -1,0 +1,220 @@
+"""Building and loading policies: from a config, a saved policy, or a run directory.
+
+All the ways a model can fail to load end here as one-line ``UserError``s: a
+missing directory, a model the policy package cannot load, a checkpoint written
+with a different configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from glam_apps.config import OFFLINE_DEFAULT, TrainConfig
+from glam_apps.config_io import ConfigError, load_yaml, validate
+from glam_apps.default_model import ensure_default_model
+from glam_apps.errors import IncompatibleCheckpointError, UserError
+from glam_apps.rundir import RunDir
+from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError
+from glam_ppo import CheckpointError
+from glam_ppo import checkpoint as ppo_checkpoint
+
+logger = logging.getLogger(__name__)
+
+#: The file, in every checkpoint and saved policy of a run, holding the run's config.
+CHECKPOINT_CONFIG = "glam_config.yaml"
+#: Saved-policy marker (written by ``LLMPolicy.save_pretrained``).
+POLICY_CONFIG = "policy_config.json"
+
+#: Config keys a checkpoint's weights and optimizer state depend on.
+COMPATIBILITY_KEYS: tuple[str, ...] = (
+    "policy.model",
+    "policy.architecture",
+    "policy.pretrained",
+    "policy.keep_pretrained_embeddings",
+    "policy.head",
+    "policy.actions",
+    "policy.action_head_hidden_sizes",
+    "policy.value_hidden_sizes",
+    "policy.value_activation",
+    "policy.finetuning",
+    "policy.lora",
+    "default_model",
+    "env.actions",
+    "run.num_envs",
+)
+
+Which = Literal["auto", "final", "best", "latest"]
+
+
+def looks_like_path(model: str) -> bool:
+    """Whether ``model`` is meant as a local directory rather than a hub name."""
+    # Hub names are "name" or "owner/name"; anything else is a path.
+    return (
+        model.startswith((".", "~", "/"))
+        or model.count("/") > 1
+        or Path(model).expanduser().exists()
+    )
+
+
+def model_source(config: TrainConfig) -> str:
+    """The directory or hub name to load ``config.policy.model`` from (builds the default)."""
+    model = config.policy.model
+    if model == OFFLINE_DEFAULT:
+        return str(ensure_default_model(config.default_model, config.env.level))
+    if looks_like_path(model):
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise UserError(f"model directory not found: {path}")
+        return str(path.resolve())
+    return model
+
+
+def policy_config(config: TrainConfig, source: str | None = None) -> LLMPolicyConfig:
+    """The plain ``LLMPolicyConfig`` of a run (model resolved, seed from ``run.seed``)."""
+    values = config.policy.model_dump()
+    values["model"] = source if source is not None else model_source(config)
+    values["seed"] = config.run.seed
+    return LLMPolicyConfig(**values)
+
+
+def load_policy_from_config(config: LLMPolicyConfig) -> LLMPolicy:
+    """``LLMPolicy.from_config`` with loading failures turned into one-line errors."""
+    try:
+        return LLMPolicy.from_config(config)
+    except ModelLoadError as error:
+        raise UserError(str(error)) from error
+
+
+def build_policy(config: TrainConfig) -> LLMPolicy:
+    """A fresh policy for training, as ``config`` describes it."""
+    return load_policy_from_config(policy_config(config))
+
+
+def load_saved_policy(directory: str | os.PathLike[str], **overrides: Any) -> LLMPolicy:
+    """A policy written by ``save_pretrained`` (a run's ``final`` or ``best``)."""
+    path = Path(directory)
+    if not (path / POLICY_CONFIG).is_file():
+        raise UserError(f"not a saved policy (no {POLICY_CONFIG}): {path}")
+    try:
+        return LLMPolicy.from_pretrained(path, **overrides)
+    except ModelLoadError as error:
+        raise UserError(str(error)) from error
+    except (RuntimeError, ValueError, FileNotFoundError) as error:
+        raise IncompatibleCheckpointError(
+            f"saved policy {path} cannot be loaded: {_one_line(error)}"
+        ) from error
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def config_differences(saved: TrainConfig, current: TrainConfig) -> list[str]:
+    """The compatibility keys on which two configs differ, as ``key: saved -> current``."""
+    a, b = saved.model_dump(mode="json"), current.model_dump(mode="json")
+    return [
+        f"{key}: {_get(a, key)!r} (checkpoint) vs {_get(b, key)!r} (now)"
+        for key in COMPATIBILITY_KEYS
+        if _get(a, key) != _get(b, key)
+    ]
+
+
+def read_checkpoint_config(directory: Path) -> TrainConfig | None:
+    """The run config saved next to a checkpoint, if any."""
+    path = directory / CHECKPOINT_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        return validate(TrainConfig, load_yaml(path))
+    except ConfigError as error:
+        raise IncompatibleCheckpointError(
+            f"checkpoint {directory} holds a config this version cannot read: {error}"
+        ) from error
+
+
+def check_compatible(directory: Path, current: TrainConfig) -> None:
+    """Raise :class:`IncompatibleCheckpointError` if ``directory`` was written differently."""
+    saved = read_checkpoint_config(directory)
+    if saved is None:
+        return
+    differences = config_differences(saved, current)
+    if differences:
+        raise IncompatibleCheckpointError(
+            f"checkpoint {directory} was written with an incompatible config: "
+            + "; ".join(differences)
+        )
+
+
+def read_run_config(run: RunDir) -> TrainConfig:
+    """The resolved config of a run directory."""
+    run.require_run()
+    return validate(TrainConfig, load_yaml(run.config))
+
+
+def run_checkpoint(run: RunDir, which: Which = "auto") -> tuple[str, Path]:
+    """``(kind, path)`` of the checkpoint to evaluate: final, best, or latest periodic.
+
+    ``auto`` prefers final, then best, then the latest periodic checkpoint.
+    """
+    order: list[str] = ["final", "best", "latest"] if which == "auto" else [which]
+    for kind in order:
+        if kind == "final" and (run.final / POLICY_CONFIG).is_file():
+            return kind, run.final
+        if kind == "best" and (run.best / POLICY_CONFIG).is_file():
+            return kind, run.best
+        if kind == "latest":
+            latest = ppo_checkpoint.latest_checkpoint(run.periodic)
+            if latest is not None:
+                return kind, latest
+    wanted = "any checkpoint" if which == "auto" else f"a {which} checkpoint"
+    raise UserError(f"run {run.root} has no {wanted} yet")
+
+
+def load_run_policy(
+    run_dir: str | os.PathLike[str], which: Which = "auto", *, device: str | None = None
+) -> tuple[LLMPolicy, TrainConfig, str]:
+    """The trained policy of a run, its config, and which checkpoint was used."""
+    run = RunDir.at(run_dir)
+    config = read_run_config(run)
+    kind, path = run_checkpoint(run, which)
+    check_compatible(path, config)
+    overrides = {"device": device} if device else {}
+    if kind in ("final", "best"):
+        return load_saved_policy(path, **overrides), config, kind
+    # A periodic checkpoint holds the whole training state: rebuild, then load weights.
+    if device:
+        config = config.model_copy(
+            update={"policy": config.policy.model_copy(update={"device": device})}
+        )
+    policy = build_policy(config)
+    load_training_weights(policy, path)
+    return policy, config, kind
+
+
+def load_training_weights(policy: LLMPolicy, checkpoint: Path) -> None:
+    """Load the policy weights of a PPO checkpoint; a mismatch is an incompatible config."""
+    try:
+        state = ppo_checkpoint.read_json(checkpoint / "state.json")
+        ppo_checkpoint.load_module_tensors(
+            policy,
+            ppo_checkpoint.load_tensors(checkpoint / "model.safetensors"),
+            state["model"]["aliases"],
+            state["model"]["trainable_only"],
+        )
+    except (CheckpointError, RuntimeError, KeyError) as error:
+        raise IncompatibleCheckpointError(
+            f"checkpoint {checkpoint} does not fit the policy of this config: {_one_line(error)}"
+        ) from error

@@ -1,0 +1,539 @@
+"""``glam train``: PPO fine-tuning of an LLM policy in a text game, as a resumable run.
+
+``train(config)`` composes the three libraries (``glam_env`` vector env,
+``glam_policy`` LLM policy, ``glam_ppo`` trainer) and owns the run directory
+(see :mod:`glam_apps.rundir`): resolved config, metrics (JSONL + TensorBoard),
+periodic checkpoints of the full training state, the best policy by evaluation
+success, the final policy, and evaluation results.
+
+Stopping. A first Ctrl-C (SIGINT) or SIGTERM asks the run to stop at the end of
+the current PPO update; it then saves a checkpoint and returns with status
+``interrupted``. A second signal stops at once (nothing more is saved).
+
+Resuming. ``resume(run_dir)`` rebuilds everything from the run's ``config.yaml``
+and the newest checkpoint; the PPO checkpoint holds parameters, optimizer and
+RNG states and counters, and the environments restart from seeded resets after
+every checkpoint, so a resumed run continues exactly as one that checkpointed at
+the same updates without stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from glam_apps import __version__
+from glam_apps.agents import PolicyAgent
+from glam_apps.atomic import append_jsonl, atomic_write_json, atomic_write_text, atomic_write_yaml
+from glam_apps.config import TrainConfig
+from glam_apps.config_io import compose, load_yaml
+from glam_apps.errors import IncompatibleCheckpointError, UserError
+from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
+from glam_apps.policies import (
+    CHECKPOINT_CONFIG,
+    build_policy,
+    check_compatible,
+    config_differences,
+    load_training_weights,
+)
+from glam_apps.report import EvaluationReport, write_report
+from glam_apps.rundir import RunDir, read_jsonl
+from glam_env import make_vector_env
+from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter
+from glam_ppo import checkpoint as ppo_checkpoint
+
+logger = logging.getLogger(__name__)
+
+BEST_FILE = "best.json"
+
+
+# ---------------------------------------------------------------------- hooks
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display shows after each PPO update."""
+
+    env_steps: int
+    total_steps: int
+    iteration: int
+    steps_per_second: float
+    success_rate: float
+    mean_return: float
+    episodes: int
+    eval_success: float | None
+
+
+@dataclass
+class TrainHooks:
+    """Optional callables through which a caller (the CLI) follows a run."""
+
+    on_event: Callable[[str], None] | None = None
+    on_start: Callable[[Progress], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None
+
+    def event(self, message: str) -> None:
+        logger.info(message)
+        if self.on_event is not None:
+            self.on_event(message)
+
+
+@dataclass
+class TrainResult:
+    """How a call to :func:`train` / :func:`resume` ended."""
+
+    run_dir: Path
+    status: str
+    env_steps: int
+    iteration: int
+    final_report: EvaluationReport | None = None
+    baseline_reports: list[EvaluationReport] = field(default_factory=list)
+    best_success: float | None = None
+    seconds: float = 0.0
+
+
+class StopFlag:
+    """Set by a signal handler or another thread; read after every PPO update."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def set(self, reason: str = "stop requested") -> None:
+        self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@contextmanager
+def stop_on_signals(flag: StopFlag) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets ``flag``; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            raise KeyboardInterrupt
+        flag.set(f"received {signal.Signals(signum).name}")
+        logger.warning(
+            "%s: stopping after the current update and saving a checkpoint "
+            "(send it again to stop at once)",
+            signal.Signals(signum).name,
+        )
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# ---------------------------------------------------------------------- run directory
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{stamp}-{config.env.level}"
+
+
+def _write_status(run: RunDir, status: str, **extra: Any) -> None:
+    previous = run.read_status()
+    atomic_write_json(
+        run.status,
+        {
+            **previous,
+            "status": status,
+            "updated": _now(),
+            "glam_apps": __version__,
+            **extra,
+        },
+    )
+
+
+def _truncate_jsonl_after(path: Path, global_step: int) -> None:
+    """Drop records written after ``global_step`` (by the run that was interrupted)."""
+    if not path.is_file():
+        return
+    kept = [r for r in read_jsonl(path) if int(r.get("global_step", 0)) <= global_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+# ---------------------------------------------------------------------- callback
+
+
+class RunCallback(Callback):
+    """Progress, stop requests, periodic evaluation, best policy, checkpoint metadata."""
+
+    def __init__(self, session: _Session) -> None:
+        self.session = session
+        self.recent: deque[tuple[float, float]] = deque(maxlen=100)
+        self.last_checkpoint_iteration = -1
+
+    def on_training_start(self, trainer: PPO) -> None:
+        if self.session.hooks.on_start is not None:
+            self.session.hooks.on_start(self.progress(trainer, {}))
+
+    def on_episode_end(self, trainer: PPO, episode: Any) -> None:
+        success = float(bool(episode.success)) if episode.success is not None else math.nan
+        self.recent.append((success, float(episode.episode_return)))
+
+    def progress(self, trainer: PPO, metrics: dict[str, float]) -> Progress:
+        successes = [s for s, _ in self.recent if not math.isnan(s)]
+        returns = [r for _, r in self.recent]
+        return Progress(
+            env_steps=trainer.global_step,
+            total_steps=trainer.config.total_steps,
+            iteration=trainer.iteration,
+            steps_per_second=float(metrics.get("steps_per_second", math.nan)),
+            success_rate=sum(successes) / len(successes) if successes else math.nan,
+            mean_return=sum(returns) / len(returns) if returns else math.nan,
+            episodes=trainer.num_episodes,
+            eval_success=self.session.last_eval_success,
+        )
+
+    def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
+        session = self.session
+        every = session.config.updates_for(session.config.run.eval_every)
+        if every is not None and trainer.iteration % every == 0:
+            session.periodic_evaluation(trainer)
+        if session.hooks.on_progress is not None:
+            session.hooks.on_progress(self.progress(trainer, metrics))
+        if session.stop.is_set():
+            trainer.request_stop()
+
+    def on_checkpoint(self, trainer: PPO, path: Path) -> None:
+        self.last_checkpoint_iteration = trainer.iteration
+        atomic_write_yaml(path / CHECKPOINT_CONFIG, self.session.config.to_yaml_dict())
+        _write_status(
+            self.session.run,
+            "running",
+            global_step=trainer.global_step,
+            iteration=trainer.iteration,
+            checkpoint=str(path.relative_to(self.session.run.root)),
+        )
+
+
+# ---------------------------------------------------------------------- the session
+
+
+class _Session:
+    """Everything one call of train/resume builds and owns."""
+
+    def __init__(self, config: TrainConfig, run: RunDir, hooks: TrainHooks, stop: StopFlag) -> None:
+        self.config = config
+        self.run = run
+        self.hooks = hooks
+        self.stop = stop
+        best = load_yaml(run.best / BEST_FILE) if (run.best / BEST_FILE).is_file() else {}
+        self.best_success: float | None = best.get("success_rate")
+        self.last_eval_success: float | None = None
+        self.last_eval: tuple[int, EvaluationReport] | None = None
+        self.policy: Any = None
+        self.trainer: PPO | None = None
+        self.callback = RunCallback(self)
+        self._eval_writer: Any = None
+
+    # -- building -------------------------------------------------------------------
+
+    def ppo_config(self) -> PPOConfig:
+        config = self.config
+        return config.ppo.to_ppo_config(
+            seed=config.run.seed,
+            total_steps=config.run.total_steps,
+            checkpoint_every=config.updates_for(config.run.checkpoint_every),
+            checkpoint_dir=self.run.periodic,
+            keep_checkpoints=config.run.keep_checkpoints,
+        )
+
+    def build(self) -> PPO:
+        config = self.config
+        if config.run.torch_threads is not None:
+            torch.set_num_threads(config.run.torch_threads)
+        torch.manual_seed(config.run.seed)
+        if config.uses_offline_default:
+            self.hooks.event("preparing the offline default model (built once, then cached)")
+        else:
+            self.hooks.event(f"loading model {config.policy.model}")
+        self.policy = build_policy(config)
+        env = make_vector_env(
+            config.env, num_envs=config.run.num_envs, asynchronous=config.run.asynchronous_envs
+        )
+        groups = self.policy.param_groups(config.ppo.learning_rate, config.run.head_learning_rate)
+        callbacks = [
+            JSONLWriter(self.run.metrics),
+            TensorBoardWriter(self.run.tensorboard),
+            self.callback,
+        ]
+        self.trainer = PPO(
+            self.policy, env, self.ppo_config(), param_groups=groups, callbacks=callbacks
+        )
+        return self.trainer
+
+    # -- evaluation -----------------------------------------------------------------
+
+    def _policy_agent(self) -> LoadedAgent:
+        config = self.config
+        agent = PolicyAgent(
+            self.policy, greedy=config.run.eval_greedy, seed=config.run.eval_seed, name="policy"
+        )
+        return LoadedAgent(agent, "policy", config.env, base_level=config.eval_level)
+
+    def _evaluate(self, loaded: LoadedAgent) -> EvaluationReport:
+        run = self.config.run
+        return evaluate_agent(
+            loaded,
+            suite="level",
+            level=self.config.eval_level,
+            episodes=run.eval_episodes,
+            seed=run.eval_seed,
+            greedy=run.eval_greedy,
+            num_envs=run.eval_num_envs,
+        )
+
+    def periodic_evaluation(self, trainer: PPO) -> EvaluationReport:
+        self.hooks.event(f"evaluating at {trainer.global_step} env steps")
+        report = self._evaluate(self._policy_agent())
+        summary = report.results[0].summary
+        record = {
+            "global_step": trainer.global_step,
+            "iteration": trainer.iteration,
+            "level": self.config.eval_level,
+            **summary.to_dict(),
+        }
+        append_jsonl(self.run.evaluations, record)
+        self._tensorboard(record)
+        self.last_eval_success = summary.success_rate
+        self.last_eval = (trainer.global_step, report)
+        if self.best_success is None or summary.success_rate > self.best_success:
+            self.best_success = summary.success_rate
+            self.save_policy(self.run.best, extra={BEST_FILE: record})
+        if self.hooks.on_evaluation is not None:
+            self.hooks.on_evaluation(record)
+        return report
+
+    def _tensorboard(self, record: dict[str, Any]) -> None:
+        try:
+            if self._eval_writer is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._eval_writer = SummaryWriter(log_dir=str(self.run.tensorboard / "eval"))
+            for key in ("success_rate", "mean_return", "mean_length"):
+                self._eval_writer.add_scalar(f"eval/{key}", record[key], record["global_step"])
+            self._eval_writer.flush()
+        except ImportError:  # tensorboard is optional
+            logger.debug("tensorboard not installed: evaluation scalars only in JSONL")
+
+    def save_policy(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
+        """Save the policy with the run config (and ``extra`` JSON files), atomically."""
+        self.policy.save_pretrained(directory)
+        atomic_write_yaml(directory / CHECKPOINT_CONFIG, self.config.to_yaml_dict())
+        for name, payload in (extra or {}).items():
+            atomic_write_json(directory / name, payload)
+
+    def close(self) -> None:
+        if self._eval_writer is not None:
+            self._eval_writer.close()
+        if self.trainer is not None:
+            self.trainer.env.close()
+
+
+# ---------------------------------------------------------------------- public API
+
+
+def train(
+    config: TrainConfig,
+    *,
+    hooks: TrainHooks | None = None,
+    stop: StopFlag | None = None,
+    handle_signals: bool = True,
+) -> TrainResult:
+    """Start a new run in ``config.run.run_dir`` (default ``runs/<time>-<level>``)."""
+    run = RunDir.at(config.run.run_dir or default_run_dir(config))
+    if run.is_run():
+        raise UserError(
+            f"{run.root} already holds a run: continue it with --resume {run.root} "
+            "or choose another run directory"
+        )
+    if run.root.exists() and any(run.root.iterdir()):
+        raise UserError(f"run directory {run.root} exists and is not empty")
+    config = config.model_copy(update={"run": config.run.model_copy(update={"run_dir": run.root})})
+    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag())
+    try:
+        trainer = session.build()  # everything that can fail on bad input fails here
+        run.root.mkdir(parents=True, exist_ok=True)
+        atomic_write_yaml(run.config, config.to_yaml_dict())
+        _write_status(run, "running", started=_now(), global_step=0, iteration=0)
+        session.hooks.event(f"run directory: {run.root}")
+        return _learn(session, trainer, handle_signals)
+    finally:
+        session.close()
+
+
+def resume(
+    run_dir: str | os.PathLike[str],
+    *,
+    overrides: Iterable[str] = (),
+    hooks: TrainHooks | None = None,
+    stop: StopFlag | None = None,
+    handle_signals: bool = True,
+) -> TrainResult:
+    """Continue a run from its newest checkpoint (``overrides``: e.g. ``run.total_steps=...``)."""
+    run = RunDir.at(run_dir).require_run()
+    saved = compose(TrainConfig, path=run.config)
+    config = compose(TrainConfig, path=run.config, overrides=overrides)
+    if config.run.run_dir is not None and RunDir.at(config.run.run_dir) != run:
+        config = config.model_copy(
+            update={"run": config.run.model_copy(update={"run_dir": run.root})}
+        )
+    changed = config_differences(saved, config)
+    if changed:
+        raise IncompatibleCheckpointError(
+            f"cannot resume {run.root} with a changed model or environment: " + "; ".join(changed)
+        )
+    latest = ppo_checkpoint.latest_checkpoint(run.periodic)
+    if latest is None:
+        raise UserError(f"run {run.root} has no checkpoint to resume from")
+    check_compatible(latest, config)
+    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag())
+    try:
+        trainer = session.build()
+        try:
+            trainer.load_checkpoint(latest)
+        except Exception as error:
+            load_training_weights(session.policy, latest)  # names the mismatch, or re-raises
+            raise IncompatibleCheckpointError(
+                f"checkpoint {latest} cannot be resumed: {' '.join(str(error).split())}"
+            ) from error
+        if trainer.iteration >= trainer.num_iterations:
+            raise UserError(
+                f"run {run.root} already reached {trainer.global_step} env steps; "
+                f"to train longer: --resume {run.root} --set run.total_steps=<more>"
+            )
+        session.callback.last_checkpoint_iteration = trainer.iteration
+        _truncate_jsonl_after(run.evaluations, trainer.global_step)
+        if overrides:
+            atomic_write_yaml(run.config, config.to_yaml_dict())
+        _write_status(run, "running", resumed=_now())
+        session.hooks.event(f"resuming {run.root} at {trainer.global_step} env steps")
+        return _learn(session, trainer, handle_signals)
+    finally:
+        session.close()
+
+
+def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult:
+    start = time.perf_counter()
+    run = session.run
+    if handle_signals:
+        with stop_on_signals(session.stop):
+            trainer.learn()
+    else:
+        trainer.learn()
+    interrupted = trainer.iteration < trainer.num_iterations
+    if session.callback.last_checkpoint_iteration != trainer.iteration:
+        trainer.save_checkpoint(run.periodic)
+    result = TrainResult(
+        run_dir=run.root,
+        status="interrupted" if interrupted else "finished",
+        env_steps=trainer.global_step,
+        iteration=trainer.iteration,
+        best_success=session.best_success,
+    )
+    if interrupted:
+        _write_status(
+            run, "interrupted", global_step=trainer.global_step, iteration=trainer.iteration
+        )
+        session.hooks.event(
+            f"stopped at {trainer.global_step} env steps ({session.stop.reason}); "
+            f"continue with: glam train --resume {run.root}"
+        )
+        result.seconds = time.perf_counter() - start
+        return result
+    _finish(session, trainer, result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
+    """Final policy, final evaluation (with baselines on the same seeds), status."""
+    run, config = session.run, session.config
+    session.save_policy(run.final)
+    session.hooks.event(f"final evaluation on {config.eval_level}")
+    if session.last_eval is not None and session.last_eval[0] == trainer.global_step:
+        report = session.last_eval[1]  # just evaluated at this step
+    else:
+        report = session.periodic_evaluation(trainer)
+    report = EvaluationReport(
+        agent=f"{run.root.name} (final)",
+        suite=report.suite,
+        episodes=report.episodes,
+        seed=report.seed,
+        greedy=report.greedy,
+        results=report.results,
+        metadata={**report.metadata, "env_steps": trainer.global_step},
+    )
+    baselines = []
+    for name in config.run.eval_baselines:
+        loaded = load_agent(name, seed=config.run.eval_seed)
+        loaded.env_config = config.env
+        loaded.base_level = config.eval_level
+        baselines.append(session._evaluate(loaded))
+    combined = EvaluationReport(
+        agent=report.agent,
+        suite="final",
+        episodes=report.episodes,
+        seed=report.seed,
+        greedy=report.greedy,
+        results=[
+            *report.results,
+            *(
+                type(r)(
+                    name=f"{b.agent} baseline",
+                    level=r.level,
+                    summary=r.summary,
+                    variant=r.variant,
+                    template=r.template,
+                    group="baseline",
+                )
+                for b in baselines
+                for r in b.results[:1]
+            ),
+        ],
+        metadata=report.metadata,
+    )
+    write_report(combined, run.eval, "final")
+    result.final_report = combined
+    result.baseline_reports = baselines
+    result.best_success = session.best_success
+    _write_status(
+        run,
+        "finished",
+        global_step=trainer.global_step,
+        iteration=trainer.iteration,
+        final_success_rate=report.results[0].summary.success_rate,
+        best_success_rate=session.best_success,
+    )
