@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
@@ -199,3 +200,33 @@ def test_generation_failure_names_the_settings(
     ):
         generate_game(config, 9)
     assert not [p for p in Path(pool["cache_dir"]).iterdir() if "treasure" in p.name]
+
+
+def test_taking_the_wrong_object_loses_a_treasure_hunt(cache_dir: Path) -> None:
+    """Treasure hunter level 1: another object lies in the rooms; taking it loses the game."""
+    env = TextWorldEnv(
+        {"game": "treasure_hunter", "seed": 1, "cache_dir": str(cache_dir), "max_episode_steps": 40}
+    )
+    rng = np.random.default_rng(0)
+    lost_step = None
+    for episode in range(10):
+        obs, _ = env.reset(seed=episode)
+        target = env.walkthrough[-1]
+        done = False
+        while not done:
+            moves = [
+                index
+                for index, command in enumerate(obs[ADMISSIBLE_ACTIONS])
+                if command != target and command.startswith(("go ", "take ", "open "))
+            ]
+            obs, reward, terminated, truncated, info = env.step(int(rng.choice(moves)))
+            done = terminated or truncated
+        if info["lost"]:
+            lost_step = (obs, reward, terminated, truncated, info)
+            break
+    env.close()
+    assert lost_step is not None, "the random walk never took the wrong object"
+    obs, reward, terminated, truncated, info = lost_step
+    assert terminated and not truncated and reward == 0.0
+    assert info[SUCCESS] is False and not info["won"]
+    assert "You lost" in obs[OBSERVATION]
