@@ -34,6 +34,8 @@ class ExpertEpisode:
     reward: float
     """Reward of the last step (the episode's return: BabyAI rewards only at the end)."""
     mission: str
+    family: str | None = None
+    """Task family of the episode (paper levels), else ``None``."""
     failure: str | None = None
     """Why the expert did not succeed (``None`` on success)."""
 
@@ -99,14 +101,16 @@ class ExpertAgent:
     def play_episode(self, seed: int | None = None) -> ExpertEpisode:
         """Reset ``env`` (with ``seed``) and let the expert play until the episode ends."""
         self.env.reset(seed=seed)
-        mission = self.text_env.mission
+        mission, family = self.text_env.mission, self.text_env.family
         actions: list[int] = []
         reward = 0.0
         while True:
             try:
                 action = self.act()
             except ExpertFailure as failure:
-                return ExpertEpisode(tuple(actions), False, reward, mission, str(failure))
+                return ExpertEpisode(
+                    tuple(actions), False, reward, mission, family, failure=str(failure)
+                )
             _, reward, terminated, truncated, info = self.env.step(action)
             actions.append(action)
             if terminated or truncated:
@@ -114,7 +118,9 @@ class ExpertAgent:
                 failure = None
                 if not success:
                     failure = "time limit reached" if truncated else "mission failed"
-                return ExpertEpisode(tuple(actions), success, float(reward), mission, failure)
+                return ExpertEpisode(
+                    tuple(actions), success, float(reward), mission, family, failure
+                )
 
     # ------------------------------------------------------------------ internals
     def _guarded(self, call: Any) -> Any:
