@@ -92,6 +92,7 @@ def test_level_names_accept_full_ids() -> None:
         ({"actions": "paper7"}, "unknown action preset 'paper7'.*did you mean paper6"),
         ({"actions": ["turn left", "jump"]}, "unknown action name 'jump'"),
         ({"actions": ["drop", "drop"]}, "repeated: drop"),
+        ({"actions": 6}, "preset name"),
         ({"variant": "french_words"}, "unknown text variant"),
         ({"variant": "french", "language": "en"}, "contradicts the French variant"),
         ({"language": "de"}, "language must be 'en' or 'fr'"),

@@ -15,6 +15,7 @@ from glam_env import (
     VARIANT_NAMES,
     BabyAITextEnv,
     ExpertAgent,
+    TextGame,
     describe,
     get_variant,
     make_env,
@@ -31,6 +32,7 @@ def test_observation_follows_the_protocol() -> None:
     assert obs[MISSION] == env.minigrid_env.mission == env.mission
     assert obs in env.observation_space
     assert env.action_space == gym.spaces.Discrete(6)
+    assert isinstance(env, TextGame)
     for action in (2, 1, 2, 0, 3, 2):
         obs, _, _, _, info = env.step(action)
         # The text is described from MiniGrid's own observation, exactly as describe() sees it.

@@ -70,6 +70,11 @@ def resolve_action_names(spec: str | Sequence[str]) -> tuple[str, ...]:
             f"unknown action preset {spec!r}{hint}; presets: {', '.join(ACTION_PRESETS)}, "
             f"or give a list of action names among: {', '.join(CANONICAL_ACTIONS)}"
         )
+    if not isinstance(spec, Sequence) or not all(isinstance(name, str) for name in spec):
+        raise ValueError(
+            f"actions must be a preset name ({', '.join(ACTION_PRESETS)}) or a list of action "
+            f"names, got {spec!r}"
+        )
     names = tuple(spec)
     if not names:
         raise ValueError("the action list is empty; give at least one action name")
