@@ -14,9 +14,15 @@ class ModelLoadError(RuntimeError):
     (a missing file, an unknown architecture, a refused remote code, ...).
     """
 
+    #: Longest reason kept in the message (HF errors may list every supported class).
+    MAX_REASON = 400
+
     def __init__(self, model: str, reason: str) -> None:
         self.model = model
-        self.reason = " ".join(str(reason).split())  # one line, whatever the cause printed
+        reason = " ".join(str(reason).split())  # one line, whatever the cause printed
+        if len(reason) > self.MAX_REASON:
+            reason = reason[: self.MAX_REASON - 3] + "..."
+        self.reason = reason
         super().__init__(f"cannot load model {model!r}: {self.reason}")
 
 

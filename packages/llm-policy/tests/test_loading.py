@@ -1,0 +1,122 @@
+"""Loading: architecture detection, random weights (NPAE), dtypes, clear load errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from glam_policy import LLMPolicyConfig, ModelLoadError, load_language_model, position_limit
+from glam_policy.loading import resolve_device
+
+
+def config(model: Path | str, **fields) -> LLMPolicyConfig:
+    return LLMPolicyConfig(model=str(model), **fields)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected", "model_class"),
+    [
+        ("tiny_decoder_dir", "decoder", "GPT2LMHeadModel"),
+        ("tiny_encoder_decoder_dir", "encoder-decoder", "T5ForConditionalGeneration"),
+    ],
+)
+def test_architecture_is_detected(fixture, expected, model_class, request) -> None:
+    loaded = load_language_model(config(request.getfixturevalue(fixture)))
+    assert loaded.architecture == expected
+    assert type(loaded.model).__name__ == model_class
+    assert not loaded.model.training
+    assert loaded.model.config._attn_implementation == "sdpa"
+
+
+def test_pretrained_false_gives_seeded_random_weights(tiny_decoder_dir) -> None:
+    pretrained = load_language_model(config(tiny_decoder_dir)).model
+    random_a = load_language_model(config(tiny_decoder_dir, pretrained=False, seed=1)).model
+    random_b = load_language_model(config(tiny_decoder_dir, pretrained=False, seed=1)).model
+    random_c = load_language_model(config(tiny_decoder_dir, pretrained=False, seed=2)).model
+    name = "transformer.h.0.mlp.c_fc.weight"
+    weights = [dict(m.named_parameters())[name] for m in (pretrained, random_a, random_b, random_c)]
+    assert torch.equal(weights[1], weights[2])  # same seed, same weights
+    assert not torch.equal(weights[1], weights[3])
+    assert not torch.equal(weights[0], weights[1])
+
+
+def test_random_weights_leave_the_global_rng_alone(tiny_decoder_dir) -> None:
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    load_language_model(config(tiny_decoder_dir, pretrained=False))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_keep_pretrained_embeddings(tiny_encoder_decoder_dir) -> None:
+    pretrained = load_language_model(config(tiny_encoder_decoder_dir)).model
+    npae = load_language_model(
+        config(tiny_encoder_decoder_dir, pretrained=False, keep_pretrained_embeddings=True, seed=5)
+    ).model
+    assert torch.equal(npae.get_input_embeddings().weight, pretrained.get_input_embeddings().weight)
+    body = "encoder.block.0.layer.0.SelfAttention.q.weight"
+    assert not torch.equal(
+        dict(npae.named_parameters())[body], dict(pretrained.named_parameters())[body]
+    )
+
+
+@pytest.mark.parametrize(("name", "dtype"), [("bf16", torch.bfloat16), ("float16", torch.float16)])
+def test_dtype(name, dtype, tiny_decoder_dir) -> None:
+    loaded = load_language_model(config(tiny_decoder_dir, dtype=name))
+    assert next(loaded.model.parameters()).dtype == dtype
+
+
+def test_position_limit(tiny_decoder_dir, tiny_encoder_decoder_dir) -> None:
+    decoder = load_language_model(config(tiny_decoder_dir))
+    assert position_limit(decoder.model, decoder.tokenizer) == 512  # GPT-2's position table
+    seq2seq = load_language_model(config(tiny_encoder_decoder_dir))
+    assert position_limit(seq2seq.model, seq2seq.tokenizer) == 512  # the tokenizer's length
+
+
+def test_device_auto_resolves() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+def test_empty_directory_is_a_one_line_error(tmp_path) -> None:
+    with pytest.raises(ModelLoadError) as info:
+        load_language_model(config(tmp_path))
+    message = str(info.value)
+    assert message.startswith(f"cannot load model {str(tmp_path)!r}: ")
+    assert "\n" not in message and info.value.model == str(tmp_path)
+
+
+def test_broken_config_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="cannot load model"):
+        load_language_model(config(tmp_path))
+
+
+def test_unknown_model_type_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    with pytest.raises(ModelLoadError, match="no-such-architecture"):
+        load_language_model(config(tmp_path))
+
+
+def test_missing_tokenizer_is_a_clear_error(tiny_decoder_dir, tmp_path) -> None:
+    (tmp_path / "config.json").write_text((tiny_decoder_dir / "config.json").read_text())
+    with pytest.raises(ModelLoadError, match="tokenizer"):
+        load_language_model(config(tmp_path))
+
+
+def test_wrong_architecture_override_is_a_clear_error(tiny_decoder_dir) -> None:
+    with pytest.raises(ModelLoadError, match="GPT2Config") as info:
+        load_language_model(config(tiny_decoder_dir, architecture="encoder-decoder"))
+    assert len(str(info.value)) <= 600  # HF's list of every supported class is cut
+
+
+def test_remote_code_stays_off(tmp_path) -> None:
+    (tmp_path / "config.json").write_text(
+        '{"model_type": "custom-thing", "auto_map": {"AutoConfig": "thing.ThingConfig"}}'
+    )
+    (tmp_path / "thing.py").write_text("raise RuntimeError('remote code must not run')\n")
+    with pytest.raises(ModelLoadError) as info:
+        load_language_model(config(tmp_path))
+    assert "remote code must not run" not in str(info.value)
