@@ -59,7 +59,10 @@ class LLMPolicyConfig(BaseModel):
         ``you_have_to``, ``french``) or a custom one; ``normalization``: ``sum`` of
         token log-probabilities (the paper), ``token`` (mean per token) or
         ``word`` (per word of the action text, TWOSOME); ``append_eos`` scores
-        the end-of-sequence token after each action too; ``action_prefix`` is
+        the end-of-sequence token after each action too (off by default, for
+        both families alike: the score is that of the action's own tokens; the
+        paper's code with Flan-T5 tokenized actions with T5's trailing ``</s>``,
+        so turn it on to reproduce that exactly); ``action_prefix`` is
         put before each action's text before tokenizing it (``None``: a space for
         decoder-only models, whose prompt ends with ``"Action 2:"``, nothing for
         encoder-decoder models, whose decoder starts a new sequence);
@@ -70,8 +73,10 @@ class LLMPolicyConfig(BaseModel):
     Heads
         ``head="scoring"`` (the LLM's likelihoods are the logits) or
         ``"action_heads"`` (an MLP with one logit per entry of ``actions``, NPAE);
-        value head ``value_hidden_sizes`` / ``value_activation``; ``detach_value``
-        stops the critic's gradient from reaching the LM.
+        value head ``value_hidden_sizes`` / ``value_activation`` (default: the
+        paper's two hidden layers of 1024 with sigmoids; the action head uses the
+        same activation); ``detach_value`` stops the critic's gradient from
+        reaching the LM.
     Training
         ``finetuning``: ``full``, ``frozen`` (only heads train) or ``lora``
         (``lora`` settings); ``gradient_checkpointing``; ``disable_dropout`` zeroes
