@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -56,6 +56,363 @@ def _root(
     )
 
 
+def _quiet_transformers() -> None:
+    """No download/loading progress bars from transformers under our own display."""
+    if _state["debug"]:
+        return
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is a dependency of glam_policy
+        return
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _fmt(value: float | None, spec: str = ".2f") -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    return format(value, spec)
+
+
+# ---------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="A packaged config (quickstart, paper) or a YAML file. Default: quickstart.",
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="Override a config key: --set ppo.learning_rate=1e-5 (repeatable)."
+        ),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", "-o", help="Run directory (run.run_dir).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Hub model name or local model directory (policy.model)."
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option("--steps", help="Total env steps (run.total_steps).", min=1)
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue this run directory from its newest checkpoint."),
+    ] = None,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the resolved config and exit.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")
+    ] = True,
+) -> None:
+    """Train an LLM agent with PPO. With no arguments: the offline quickstart."""
+    import yaml
+
+    from glam_apps.defaults import load_train_config
+    from glam_apps.train import resume as resume_run
+    from glam_apps.train import train as train_run
+
+    settings = list(overrides or [])
+    if run_dir is not None:
+        settings.append(f"run.run_dir={run_dir}")
+    if model is not None:
+        settings.append(f"policy.model={model}")
+    if steps is not None:
+        settings.append(f"run.total_steps={steps}")
+    if resume is not None and (config is not None or run_dir is not None):
+        raise UserError("--resume continues a run with its own config: drop --config/--run-dir")
+    if show_config:
+        if resume is not None:
+            from glam_apps.config import TrainConfig
+            from glam_apps.config_io import compose
+            from glam_apps.rundir import RunDir
+
+            resolved = compose(
+                TrainConfig, path=RunDir.at(resume).require_run().config, overrides=settings
+            )
+        else:
+            resolved = load_train_config(config, settings)
+        out.print(yaml.safe_dump(resolved.to_yaml_dict(), sort_keys=False), end="")
+        return
+    _quiet_transformers()
+    hooks, display = _train_display(progress)
+    with display:
+        if resume is not None:
+            result = resume_run(resume, overrides=settings, hooks=hooks)
+        else:
+            result = train_run(load_train_config(config, settings), hooks=hooks)
+    _train_summary(result)
+
+
+def _train_display(show_bar: bool) -> tuple[Any, Any]:
+    """Hooks that drive a rich progress bar (or plain lines without one)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from glam_apps.train import TrainHooks
+
+    bar = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TextColumn("{task.fields[speed]} steps/s"),
+        TextColumn("success {task.fields[success]}"),
+        TextColumn("return {task.fields[ret]}"),
+        TextColumn("eval {task.fields[eval]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_bar,
+        transient=False,
+    )
+    task: dict[str, Any] = {}
+
+    def on_start(state: Any) -> None:
+        task["id"] = bar.add_task(
+            "train",
+            total=state.total_steps,
+            completed=state.env_steps,
+            speed="-",
+            success="-",
+            ret="-",
+            eval=_fmt(state.eval_success),
+        )
+
+    def on_progress(state: Any) -> None:
+        fields = {
+            "speed": _fmt(state.steps_per_second, ".0f"),
+            "success": _fmt(state.success_rate),
+            "ret": _fmt(state.mean_return),
+            "eval": _fmt(state.eval_success),
+        }
+        if "id" in task:
+            bar.update(task["id"], completed=state.env_steps, **fields)
+        if not show_bar:
+            console.print(
+                f"step {state.env_steps}/{state.total_steps}: {fields['speed']} steps/s, "
+                f"success {fields['success']}, return {fields['ret']}, eval {fields['eval']}",
+                highlight=False,
+            )
+
+    def on_event(message: str) -> None:
+        console.print(f"[dim]{message}[/]", highlight=False, markup=True)
+
+    def on_evaluation(record: dict[str, Any]) -> None:
+        console.print(
+            f"evaluation at {record['global_step']} steps: success "
+            f"{record['success_rate']:.3f} [{record['success_ci_low']:.2f}, "
+            f"{record['success_ci_high']:.2f}], return {record['mean_return']:.3f}",
+            highlight=False,
+        )
+
+    hooks = TrainHooks(
+        on_event=on_event, on_start=on_start, on_progress=on_progress, on_evaluation=on_evaluation
+    )
+    return hooks, bar
+
+
+def _train_summary(result: Any) -> None:
+    from glam_apps.report import rich_table
+
+    if result.final_report is not None:
+        out.print(rich_table(result.final_report))
+    minutes = result.seconds / 60.0
+    console.print(
+        f"{result.status}: {result.env_steps} env steps in {minutes:.1f} min; "
+        f"run directory {result.run_dir}",
+        highlight=False,
+    )
+    if result.status == "interrupted":
+        console.print(f"continue with: glam train --resume {result.run_dir}", highlight=False)
+
+
+# ---------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    agent: Annotated[
+        str,
+        typer.Argument(
+            help="A run directory, a saved policy, a model (hub name or directory), "
+            "'bot' or 'random'.",
+            show_default=False,
+        ),
+    ],
+    suite: Annotated[
+        str, typer.Option(help="paper (all generalization tests), quick, or level.")
+    ] = "quick",
+    level: Annotated[
+        str | None,
+        typer.Option(help="Base level (default: the run's level, else MixedTrainLocal)."),
+    ] = None,
+    episodes: Annotated[int, typer.Option(help="Episodes per test.", min=1)] = 50,
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (then +1, +2...).")] = 0,
+    greedy: Annotated[
+        bool, typer.Option("--greedy", help="Most likely action instead of sampling.")
+    ] = False,
+    num_envs: Annotated[int, typer.Option(help="Episodes played side by side.", min=1)] = 8,
+    checkpoint: Annotated[
+        str, typer.Option(help="For a run: auto, final, best or latest.")
+    ] = "auto",
+    device: Annotated[str | None, typer.Option(help="Torch device for the policy.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the JSON and Markdown reports."),
+    ] = None,
+    env_set: Annotated[
+        list[str] | None,
+        typer.Option("--env-set", help="Environment setting: --env-set num_distractors=2."),
+    ] = None,
+) -> None:
+    """Evaluate an agent on a suite of tests over fixed seeds."""
+    from glam_apps.evaluate import evaluate as run_evaluation
+    from glam_apps.report import rich_table
+    from glam_apps.rundir import RunDir
+
+    if checkpoint not in ("auto", "final", "best", "latest"):
+        raise UserError(f"unknown checkpoint {checkpoint!r}; choose auto, final, best or latest")
+    _quiet_transformers()
+    if output is None and not RunDir.at(agent).is_run():
+        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(agent).name or agent)
+        output = Path("evaluations") / slug
+
+    def on_test(test: Any, position: int, total: int) -> None:
+        console.print(
+            f"[dim]test {position + 1}/{total}: {test.name} ({test.level})[/]",
+            highlight=False,
+        )
+
+    report, written = run_evaluation(
+        agent,
+        suite=suite,
+        level=level,
+        episodes=episodes,
+        seed=seed,
+        greedy=greedy,
+        num_envs=num_envs,
+        checkpoint=checkpoint,
+        device=device,
+        output_dir=output,
+        env_overrides=env_set or (),
+        on_test=on_test,
+    )
+    out.print(rich_table(report))
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+
+
+# ---------------------------------------------------------------------- play
+
+
+@app.command()
+def play(
+    level: Annotated[str, typer.Argument(help="Level name (e.g. GoToLocal, MixedTrainLocal).")],
+    seed: Annotated[int, typer.Option(help="Seed of the first episode (then +1, +2...).")] = 0,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Generalization preset: renamed_nouns, invented_words, french, ..."),
+    ] = None,
+) -> None:
+    """Play a text level yourself: type an action's number or name, 'hint', or 'q'."""
+    from glam_apps.play import PlaySession
+
+    session = PlaySession(level, seed=seed, variant=variant)
+    played = won = 0
+    out.print(
+        f"[bold]{session.config.level}[/] (variant {session.config.variant.name}). "
+        "Type a number or an action, 'hint' (or '?') for the bot's suggestion, "
+        "'r' to restart, 'q' to quit.",
+        highlight=False,
+    )
+    try:
+        turn = session.new_episode()
+        _show_turn(turn)
+        while True:
+            out.print("> ", end="")
+            line = sys.stdin.readline()
+            if not line:  # end of input
+                out.print()
+                break
+            command = session.parse(line)
+            if command.kind == "quit":
+                break
+            if command.kind == "empty":
+                continue
+            if command.kind == "help":
+                out.print("commands: a number (1..n), an action's name, hint or ?, r, q")
+                continue
+            if command.kind == "invalid":
+                out.print(command.message, style="yellow", highlight=False, markup=False)
+                continue
+            if command.kind == "hint":
+                try:
+                    index, name = session.hint()
+                    out.print(f"hint: {index + 1}. {name}", highlight=False)
+                except UserError as error:
+                    out.print(str(error), style="yellow", highlight=False, markup=False)
+                continue
+            if command.kind == "restart":
+                session.episode -= 1  # same seed again
+                turn = session.new_episode()
+                _show_turn(turn)
+                continue
+            assert command.action is not None
+            turn = session.play(command.action)
+            out.print(f"you: {turn.last_action}   reward: {turn.reward:.2f}", highlight=False)
+            if turn.done:
+                played += 1
+                won += int(turn.success)
+                if turn.success:
+                    out.print(
+                        f"[bold green]success[/] in {turn.step} steps, return "
+                        f"{turn.total_return:.2f}",
+                        highlight=False,
+                    )
+                else:
+                    reason = "time is up" if turn.truncated else "episode over"
+                    out.print(f"[bold red]{reason}[/] after {turn.step} steps", highlight=False)
+                turn = session.new_episode()
+            _show_turn(turn)
+    finally:
+        session.close()
+    out.print(f"played {played} episode(s), {won} success(es)", highlight=False)
+
+
+def _show_turn(turn: Any) -> None:
+    from rich.markup import escape
+
+    if turn.step == 0:
+        out.print(f"\n[bold]episode {turn.episode + 1}[/] (seed {turn.seed})", highlight=False)
+        out.print(f"[bold]goal:[/] {escape(turn.goal)}", highlight=False)
+    out.print(
+        f"[bold]step {turn.step}:[/] {escape(turn.observation or '(nothing in view)')}",
+        highlight=False,
+    )
+    out.print("  ".join(f"{i + 1}. {name}" for i, name in enumerate(turn.actions)), highlight=False)
+
+
+# ---------------------------------------------------------------------- plot
+
+
 @app.command()
 def plot(
     run_dirs: Annotated[
@@ -89,6 +446,11 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         app(args=args)
+    except KeyboardInterrupt:
+        if "--debug" in args:
+            raise
+        console.print("interrupted", style="bold red")
+        sys.exit(130)
     except UserError as error:
         if "--debug" in args:
             raise

@@ -133,6 +133,12 @@ class PPOSection(PPOConfig):
     def _apply_preset(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        for key in ("checkpoint_every", "checkpoint_dir", "keep_checkpoints"):
+            if data.get(key) is not None:
+                where = (
+                    "run.keep_checkpoints" if key == "keep_checkpoints" else "run.checkpoint_every"
+                )
+                raise ValueError(f"ppo.{key} is managed by the run directory; set {where}")
         name = data.get("preset", data.get("preset_name"))
         if name is None:
             return data
@@ -170,11 +176,6 @@ class TrainConfig(BaseModel):
                 raise ValueError(f"ppo.{field} is taken from run.{field}; set run.{field} instead")
         if "seed" in self.policy.model_fields_set and self.policy.seed != self.run.seed:
             raise ValueError("policy.seed is taken from run.seed; set run.seed instead")
-        for field in ("checkpoint_every", "checkpoint_dir"):
-            if field in self.ppo.model_fields_set and getattr(self.ppo, field) is not None:
-                raise ValueError(
-                    f"ppo.{field} is managed by the run directory; set run.checkpoint_every"
-                )
         return self
 
     # ------------------------------------------------------------------ derived

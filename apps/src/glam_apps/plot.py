@@ -100,11 +100,11 @@ def plot_runs(
     ax_success.set_ylabel("success rate")
     ax_success.set_ylim(-0.02, 1.02)
     ax_success.grid(alpha=0.3)
-    ax_success.legend(fontsize="small", loc="best")
+    _legend(ax_success)
     ax_return.set_ylabel("episode return")
     ax_return.set_xlabel("env steps")
     ax_return.grid(alpha=0.3)
-    ax_return.legend(fontsize="small", loc="best")
+    _legend(ax_return)
     if title:
         ax_success.set_title(title)
     figure.tight_layout()
@@ -121,3 +121,9 @@ def plot_runs(
 def _colors(count: int) -> list[str]:
     cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     return [cycle[i % len(cycle)] for i in range(count)]
+
+
+def _legend(axes: plt.Axes) -> None:
+    """A legend only where something was drawn (matplotlib warns otherwise)."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize="small", loc="best")

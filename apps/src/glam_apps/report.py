@@ -78,7 +78,7 @@ def _title(report: EvaluationReport) -> str:
     mode = "greedy" if report.greedy else "sampled"
     return (
         f"{report.agent} on suite '{report.suite}' ({report.episodes} episodes per test, "
-        f"seed {report.seed}, {mode} actions)"
+        f"seed {report.seed}, {mode} actions; success {CONFIDENCE:.0%} CI: {CI_METHOD})"
     )
 
 
@@ -88,7 +88,7 @@ def rich_table(report: EvaluationReport) -> Table:
     table.add_column("test")
     table.add_column("level")
     table.add_column("success", justify="right")
-    table.add_column(f"{CONFIDENCE:.0%} CI ({CI_METHOD})", justify="right")
+    table.add_column(f"{CONFIDENCE:.0%} CI", justify="right")
     table.add_column("return", justify="right")
     table.add_column("length", justify="right")
     table.add_column("episodes", justify="right")

@@ -419,6 +419,12 @@ def resume(
     if latest is None:
         raise UserError(f"run {run.root} has no checkpoint to resume from")
     check_compatible(latest, config)
+    done = int(ppo_checkpoint.read_json(latest / "state.json").get("global_step", 0))
+    if done >= config.updates_for(config.run.total_steps) * config.steps_per_update:
+        raise UserError(
+            f"run {run.root} already reached {done} env steps; "
+            f"to train longer: --resume {run.root} --set run.total_steps=<more>"
+        )
     session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag())
     try:
         trainer = session.build()

@@ -1,0 +1,84 @@
+"""Fixtures of the cross-package integration tests: an isolated model cache, a tiny
+run recipe, and a way to run the `glam` command line in-process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+#: A run small enough for tests: nano offline model, 2 envs x 4 steps per update,
+#: 6-step episodes, 2 evaluation episodes; every update checkpointed.
+TINY_RUN: tuple[str, ...] = (
+    "env.level=GoToRedBallNoDists",
+    "env.family_weights=null",
+    "env.num_distractors=null",
+    "env.max_steps=6",
+    "default_model.size=nano",
+    "default_model.corpus_episodes=3",
+    "default_model.vocab_size=400",
+    "policy.value_hidden_sizes=[8]",
+    "run.num_envs=2",
+    "run.eval_episodes=2",
+    "run.eval_num_envs=2",
+    "run.eval_every=8",
+    "run.checkpoint_every=8",
+    "run.torch_threads=null",
+    "ppo.num_steps=4",
+    "ppo.minibatch_size=4",
+    "ppo.num_epochs=2",
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_args() -> Callable[..., list[str]]:
+    """``tiny_args(*extra)``: ``--set`` arguments of the tiny run plus ``extra`` overrides."""
+
+    def build(*extra: str) -> list[str]:
+        args: list[str] = []
+        for item in (*TINY_RUN, *extra):
+            args += ["--set", item]
+        return args
+
+    return build
+
+
+@pytest.fixture(scope="session", autouse=True)
+def glam_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test builds offline models into one fresh cache, never the user's."""
+    cache = tmp_path_factory.mktemp("glam-cache")
+    previous = os.environ.get("GLAM_CACHE_DIR")
+    os.environ["GLAM_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("GLAM_CACHE_DIR", None)
+    else:
+        os.environ["GLAM_CACHE_DIR"] = previous
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def glam(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``glam ARGS`` in-process through the real entry point (exit codes included)."""
+    from glam_apps.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
