@@ -196,3 +196,12 @@ def test_tokenizer_without_special_tokens_is_rejected(tiny_tokenizer):
     tok.pad_token = None
     with pytest.raises(ValueError, match="pad"):
         build_tiny_model("decoder", "nano", tok)
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("size", ["nano", "small"])
+def test_random_models_start_with_moderate_token_logits(tiny_tokenizer, kind, size):
+    """Unit-scale logits: a random model's action distribution is not near-deterministic."""
+    model = build_tiny_model(kind, size, tiny_tokenizer)
+    std = _logits(model, tiny_tokenizer, kind).std().item()
+    assert 0.05 < std < 3.0

@@ -183,8 +183,10 @@ def build_tiny_model(
 
     The vocabulary and the pad/eos/bos ids come from ``tokenizer``; T5's decoder
     start token is its pad token, as in the hub's T5 models. Dropout is 0 so that
-    training-mode and eval-mode outputs agree (tests compare them exactly). The
-    weights depend only on ``seed``; the global torch RNG is left untouched.
+    training-mode and eval-mode outputs agree (tests compare them exactly). T5's
+    output layer is initialised so that token logits have unit variance (a random
+    model's action distribution starts near uniform, as GPT-2's does). The weights
+    depend only on ``seed``; the global torch RNG is left untouched.
     ``max_positions`` is GPT-2's learned position table size (T5 uses relative
     positions and has no such limit; the tokenizer's ``model_max_length`` states it).
     """
@@ -231,6 +233,13 @@ def build_tiny_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
+        if kind == "encoder-decoder":
+            # T5 initialises its untied output layer with std 1, which on a unit-scale
+            # final hidden state gives token logits of std sqrt(d_model): a random tiny
+            # model would then be near-deterministic over actions. std d_model**-0.5
+            # gives unit-variance logits, near-uniform like the (tied) GPT-2 models.
+            with torch.no_grad():
+                model.lm_head.weight.normal_(0.0, spec.d_model**-0.5)
     model.eval()
     logger.debug(
         "built tiny %s model %r: %d non-embedding parameters",
