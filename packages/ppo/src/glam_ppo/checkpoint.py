@@ -1,0 +1,247 @@
+"""Atomic checkpoints of the full training state: safetensors + JSON, never pickles.
+
+Layout of one checkpoint (a directory ``<dir>/iteration_000042``)::
+
+    model.safetensors        policy parameters and buffers (shared tensors stored once)
+    optimizer.safetensors    optimizer state tensors (Adam moments, step counts)
+    rank0.safetensors        torch RNG states and the action sampler of rank 0
+    rank0.json               NumPy/Python RNGs, shuffling RNG, reward scaler of rank 0
+    state.json               config, counters, optimizer groups and scalar state, model aliases
+
+A checkpoint is written into ``<dir>/.tmp-iteration_000042`` and renamed when
+complete (a rename is atomic), then ``<dir>/latest`` (a one-line text file,
+itself replaced atomically) is pointed at it. A crash leaves at most a stray
+temporary directory, never a half-written checkpoint under a real name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from glam_ppo.errors import CheckpointError
+
+FORMAT = "glam_ppo.checkpoint/1"
+LATEST = "latest"
+PREFIX = "iteration_"
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Some filesystems cannot fsync directories; the rename still holds.
+    with contextlib.suppress(OSError):
+        _fsync_file(path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file in the same directory, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """safetensors file of ``tensors`` (copied only where two would share memory)."""
+    out: dict[str, torch.Tensor] = {}
+    storages: set[int] = set()
+    for name, tensor in tensors.items():
+        tensor = tensor.detach().to("cpu")
+        storage = tensor.untyped_storage().data_ptr()
+        if storage in storages or not tensor.is_contiguous():
+            tensor = tensor.contiguous().clone()
+            storage = tensor.untyped_storage().data_ptr()
+        storages.add(storage)
+        out[name] = tensor
+    save_file(out, str(path))
+    _fsync_file(path)
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file missing: {path}")
+    return load_file(str(path))
+
+
+# --- model -----------------------------------------------------------------------
+
+
+def module_tensors(
+    module: torch.nn.Module, trainable_only: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The state dict with each shared tensor once, and ``alias -> stored name``."""
+    state = module.state_dict()
+    if trainable_only:
+        names = {name for name, p in module.named_parameters() if p.requires_grad}
+        state = {k: v for k, v in state.items() if k in names}
+    tensors: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
+    for name, tensor in state.items():
+        key = (
+            tensor.device,
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tuple(tensor.stride()),
+            tensor.dtype,
+        )
+        if key in seen:
+            aliases[name] = seen[key]
+        else:
+            seen[key] = name
+            tensors[name] = tensor
+    return tensors, aliases
+
+
+def load_module_tensors(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    aliases: dict[str, str],
+    trainable_only: bool,
+) -> None:
+    state = dict(tensors)
+    for alias, name in aliases.items():
+        state[alias] = tensors[name]
+    result = module.load_state_dict(state, strict=not trainable_only)
+    if trainable_only:
+        trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+        missing_trainable = sorted(set(result.missing_keys) & trainable)
+        if missing_trainable or result.unexpected_keys:
+            raise CheckpointError(
+                "checkpoint does not fit the policy: missing trainable "
+                f"{missing_trainable[:5]}, unexpected {list(result.unexpected_keys)[:5]}"
+            )
+
+
+# --- optimizer -------------------------------------------------------------------
+
+
+def optimizer_state(
+    optimizer: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into tensors and JSON-ready values."""
+    state_dict = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for param_id, entries in state_dict["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{param_id}.{name}"] = value
+            else:
+                scalars.setdefault(str(param_id), {})[name] = value
+    groups = []
+    for group in state_dict["param_groups"]:
+        groups.append({k: list(v) if isinstance(v, tuple) else v for k, v in group.items()})
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], data: dict[str, Any]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        param_id, name = key.split(".", 1)
+        state.setdefault(int(param_id), {})[name] = value
+    for param_id, entries in data["scalars"].items():
+        state.setdefault(int(param_id), {}).update(entries)
+    current = optimizer.param_groups
+    if len(current) != len(data["param_groups"]):
+        raise CheckpointError(
+            f"checkpoint has {len(data['param_groups'])} parameter groups, "
+            f"the optimizer has {len(current)}"
+        )
+    groups = []
+    for saved, live in zip(data["param_groups"], current, strict=True):
+        # JSON turned tuples (Adam's betas) into lists; give them their type back.
+        groups.append(
+            {k: tuple(v) if isinstance(live.get(k), tuple) else v for k, v in saved.items()}
+        )
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as error:
+        raise CheckpointError(f"optimizer state does not fit the optimizer: {error}") from error
+
+
+# --- directories -----------------------------------------------------------------
+
+
+def checkpoint_name(iteration: int) -> str:
+    return f"{PREFIX}{iteration:06d}"
+
+
+def temporary_dir(directory: Path, name: str) -> Path:
+    """A fresh temporary directory for checkpoint ``name`` (any stale one removed)."""
+    tmp = directory / f".tmp-{name}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def commit(directory: Path, tmp: Path, name: str, keep: int) -> Path:
+    """Rename ``tmp`` to ``directory/name``, point ``latest`` at it, prune old ones."""
+    final = directory / name
+    if final.exists():
+        shutil.rmtree(final)
+    _fsync_dir(tmp)
+    os.replace(tmp, final)
+    _fsync_dir(directory)
+    latest_tmp = directory / f".{LATEST}.tmp"
+    latest_tmp.write_text(name + "\n", encoding="utf-8")
+    _fsync_file(latest_tmp)
+    os.replace(latest_tmp, directory / LATEST)
+    existing = sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith(PREFIX))
+    for old in existing[:-keep]:
+        if old != final:
+            shutil.rmtree(old)
+    return final
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The checkpoint ``directory/latest`` points to, or None if there is none yet."""
+    directory = Path(directory)
+    pointer = directory / LATEST
+    if not pointer.is_file():
+        return None
+    path = directory / pointer.read_text(encoding="utf-8").strip()
+    return path if (path / "state.json").is_file() else None
+
+
+def resolve(path: str | Path) -> Path:
+    """A checkpoint directory, or a checkpoint root whose ``latest`` names one."""
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return path
+    latest = latest_checkpoint(path)
+    if latest is None:
+        raise CheckpointError(f"no checkpoint at {path} (no state.json, no '{LATEST}' pointer)")
+    return latest
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file missing: {path}")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,366 @@
+"""The PPO trainer: rollouts, update, metrics, checkpoints, in one readable loop.
+
+``PPO(policy, vector_env, config).learn()`` repeats :meth:`PPO.train_iteration`:
+collect ``num_steps`` vector steps, compute GAE, run the update, report metrics
+to the callbacks, and checkpoint every ``checkpoint_every`` iterations.
+
+Seeds. Everything random flows from ``config.seed`` and the rank: the action
+sampler (a ``torch.Generator``), minibatch shuffling (a NumPy ``Generator``) and
+the environment resets (``SeedSequence(seed, spawn_key=(rank, 0, iteration))``).
+
+Exact resume. A Gymnasium environment's state cannot be saved in general, so the
+trainer makes it unnecessary: right after every checkpoint it resets all
+environments with seeds derived from the iteration, and a resumed run performs
+exactly the same reset. Running episodes are cut at a checkpoint as if by a time
+limit: their last transition is bootstrapped from the value of the last
+observation (GAE treats the rollout's end that way already), and they are not
+counted in the episode statistics. Everything else (parameters, optimizer state,
+RNG states, reward-normalisation statistics, counters) is in the checkpoint, so a
+run interrupted and resumed from a checkpoint ends with the same parameters as
+the run that was not interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+
+from glam_ppo import checkpoint as ckpt
+from glam_ppo.buffer import Batch, RolloutBuffer
+from glam_ppo.callbacks import Callback, CallbackList
+from glam_ppo.collector import RolloutCollector
+from glam_ppo.config import PPOConfig
+from glam_ppo.distributed import DistributedContext
+from glam_ppo.episodes import EpisodeRecord
+from glam_ppo.errors import CheckpointError, EnvironmentSpecError
+from glam_ppo.optim import apply_lr_factor, build_optimizer, remember_base_lrs
+from glam_ppo.policy import ActorCriticPolicy
+from glam_ppo.reward_scaling import RewardScaler
+from glam_ppo.rng import (
+    global_rng_json,
+    global_rng_tensors,
+    restore_global_rng_json,
+    restore_global_rng_tensors,
+)
+from glam_ppo.schedules import schedule_factor
+from glam_ppo.update import ppo_update
+
+logger = logging.getLogger(__name__)
+
+_ENV_STREAM, _SAMPLER_STREAM, _SHUFFLE_STREAM = 0, 1, 2
+
+
+def _barrier(dist_ctx: DistributedContext) -> None:
+    if dist_ctx.enabled and dist_ctx.world_size > 1:
+        torch.distributed.barrier()
+
+
+class PPO:
+    """Proximal Policy Optimization for any :class:`ActorCriticPolicy`.
+
+    Args:
+        policy: ``policy(observations) -> (logits, values)``; see ``glam_ppo.policy``.
+        env: a Gymnasium 1.x vector environment (sync or async) with a ``Discrete``
+            single action space; NEXT_STEP or SAME_STEP autoreset.
+        config: hyperparameters (copied); defaults to ``PPOConfig()``.
+        param_groups: optional torch-style groups, e.g. ``[{"params": lm.parameters(),
+            "lr": 1e-6}, {"params": head.parameters(), "lr": 1e-4, "name": "head"}]``;
+            groups without ``lr`` use ``config.learning_rate``.
+        optimizer: a ready optimizer instead (then ``param_groups`` must be None).
+        callbacks: receive events and each update's metrics.
+    """
+
+    def __init__(
+        self,
+        policy: ActorCriticPolicy,
+        env: VectorEnv,
+        config: PPOConfig | None = None,
+        *,
+        param_groups: Sequence[dict[str, Any]] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        callbacks: Iterable[Callback] = (),
+    ) -> None:
+        if not isinstance(env, VectorEnv):
+            raise EnvironmentSpecError(
+                "PPO needs a gymnasium.vector.VectorEnv (gymnasium.make_vec, SyncVectorEnv, "
+                f"AsyncVectorEnv), got {type(env).__name__}"
+            )
+        if optimizer is not None and param_groups is not None:
+            raise ValueError("give either param_groups or a ready optimizer, not both")
+        self.config = (config or PPOConfig()).model_copy(deep=True)
+        self.policy = policy
+        self.env = env
+        self.dist = DistributedContext()
+        self.optimizer = optimizer or build_optimizer(
+            policy.parameters(), self.config, param_groups
+        )
+        remember_base_lrs(self.optimizer)
+        if isinstance(policy, torch.nn.Module):
+            self.dist.broadcast_parameters([*policy.parameters(), *policy.buffers()])
+        seed = self.config.seed
+        rank = self.dist.rank
+        sampler_seed = np.random.SeedSequence(seed, spawn_key=(rank, _SAMPLER_STREAM))
+        self.sampler = torch.Generator(device="cpu")
+        self.sampler.manual_seed(int(sampler_seed.generate_state(1, dtype=np.uint64)[0] >> 1))
+        self.shuffle_rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(rank, _SHUFFLE_STREAM))
+        )
+        self.reward_scaler = RewardScaler(
+            env.num_envs, self.config.reward_scale, self.config.normalize_rewards, self.config.gamma
+        )
+        self.collector = RolloutCollector(
+            env, policy, self.reward_scaler, self.sampler, self.config.rollout_eval_mode
+        )
+        self.buffer = RolloutBuffer(
+            self.config.num_steps, env.num_envs, env.single_observation_space
+        )
+        self.callbacks = CallbackList(callbacks)
+        self.iteration = 0
+        self.global_step = 0
+        self.num_episodes = 0
+        self._stop_requested = False
+
+    # --- properties ----------------------------------------------------------------
+
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0 (or the only process): the one that writes files."""
+        return self.dist.is_main
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Environment steps per iteration over all environments and ranks."""
+        return self.config.num_steps * self.env.num_envs * self.dist.world_size
+
+    @property
+    def num_iterations(self) -> int:
+        """Iterations needed to reach ``config.total_steps``."""
+        return math.ceil(self.config.total_steps / self.steps_per_iteration)
+
+    # --- training loop -------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """End :meth:`learn` after the current iteration (e.g. from a callback)."""
+        self._stop_requested = True
+
+    def learn(self, total_steps: int | None = None) -> dict[str, float]:
+        """Train until ``total_steps`` (default ``config.total_steps``) env steps in all.
+
+        Continues from the current counters: after :meth:`load_checkpoint`, the same
+        call finishes the interrupted run. Returns the last iteration's metrics.
+        """
+        if total_steps is not None:
+            self.config.total_steps = total_steps
+        self._stop_requested = False
+        self.callbacks.on_training_start(self)
+        metrics: dict[str, float] = {}
+        try:
+            while self.iteration < self.num_iterations and not self._stop_requested:
+                metrics = self.train_iteration()
+        finally:
+            self.callbacks.on_training_end(self)
+        return metrics
+
+    def train_iteration(self) -> dict[str, float]:
+        """One rollout and one update; returns the metrics given to the callbacks."""
+        config = self.config
+        apply_lr_factor(
+            self.optimizer, schedule_factor(config.lr_schedule, self.iteration, self.num_iterations)
+        )
+        clip_coef = config.clip_coef * schedule_factor(
+            config.clip_schedule, self.iteration, self.num_iterations
+        )
+        start = time.perf_counter()
+        batch, episodes = self.collect_rollout()
+        collected = time.perf_counter()
+        metrics = self.update(batch, clip_coef)
+        updated = time.perf_counter()
+        self.iteration += 1
+        self.global_step += self.steps_per_iteration
+        metrics.update(self._episode_metrics(episodes))
+        metrics.update(
+            {
+                "iteration": float(self.iteration),
+                "global_step": float(self.global_step),
+                "batch_size": float(batch.size),
+                "rollout_seconds": collected - start,
+                "update_seconds": updated - collected,
+                "steps_per_second": self.steps_per_iteration / max(updated - start, 1e-9),
+            }
+        )
+        for index, group in enumerate(self.optimizer.param_groups):
+            suffix = "" if index == 0 else f"/{group.get('name', index)}"
+            metrics["learning_rate" + suffix] = float(group["lr"])
+        self.callbacks.on_update_end(self, metrics)
+        every = config.checkpoint_every
+        if every is not None and (
+            self.iteration % every == 0 or self.iteration == self.num_iterations
+        ):
+            self.save_checkpoint()
+        return metrics
+
+    def collect_rollout(self) -> tuple[Batch, list[EpisodeRecord]]:
+        """Collect one rollout (resetting the envs first if needed); GAE included."""
+        if self.collector.needs_reset:
+            self.collector.reset(self._env_seeds())
+        self.callbacks.on_rollout_start(self)
+        episodes = self.collector.collect(self.buffer)
+        batch = self.buffer.finish(self.config.gamma, self.config.gae_lambda)
+        for episode in episodes:
+            self.callbacks.on_episode_end(self, episode)
+        self.callbacks.on_rollout_end(self, batch, episodes)
+        return batch, episodes
+
+    def update(self, batch: Batch, clip_coef: float | None = None) -> dict[str, float]:
+        """The PPO update on ``batch`` (see ``glam_ppo.update.ppo_update``)."""
+        if clip_coef is None:
+            clip_coef = self.config.clip_coef * schedule_factor(
+                self.config.clip_schedule, self.iteration, self.num_iterations
+            )
+        return ppo_update(
+            self.policy, self.optimizer, batch, self.config, clip_coef, self.shuffle_rng, self.dist
+        )
+
+    def _env_seeds(self) -> list[int]:
+        sequence = np.random.SeedSequence(
+            self.config.seed, spawn_key=(self.dist.rank, _ENV_STREAM, self.iteration)
+        )
+        return [int(s) for s in sequence.generate_state(self.env.num_envs)]
+
+    def _episode_metrics(self, episodes: list[EpisodeRecord]) -> dict[str, float]:
+        """Episode statistics of this iteration, over all ranks."""
+        successes = [e.success for e in episodes if e.success is not None]
+        sums = torch.tensor(
+            [
+                len(episodes),
+                sum(e.episode_return for e in episodes),
+                sum(e.length for e in episodes),
+                len(successes),
+                sum(successes),
+            ],
+            dtype=torch.float64,
+        )
+        count, returns, lengths, judged, succeeded = self.dist.all_reduce_sum(sums).tolist()
+        self.num_episodes += int(count)
+        return {
+            "episodes": count,
+            "episodes_total": float(self.num_episodes),
+            "episode_return_mean": returns / count if count else math.nan,
+            "episode_length_mean": lengths / count if count else math.nan,
+            "success_rate": succeeded / judged if judged else math.nan,
+        }
+
+    # --- checkpoints -----------------------------------------------------------------
+
+    def save_checkpoint(self, directory: str | Path | None = None) -> Path:
+        """Save the full training state atomically; the envs are reset before the next rollout.
+
+        Every rank must call this (it synchronises); rank 0 writes the shared files.
+        """
+        module = self._module()
+        target = directory if directory is not None else self.config.checkpoint_dir
+        if target is None:
+            raise CheckpointError("no checkpoint directory: pass one or set checkpoint_dir")
+        root = Path(target)
+        name = ckpt.checkpoint_name(self.iteration)
+        tmp = root / f".tmp-{name}"
+        if self.is_main_process:
+            ckpt.temporary_dir(root, name)
+        _barrier(self.dist)
+        rank = self.dist.rank
+        ckpt.save_tensors(
+            tmp / f"rank{rank}.safetensors",
+            {**global_rng_tensors(), "sampler": self.sampler.get_state()},
+        )
+        ckpt.write_json_atomic(
+            tmp / f"rank{rank}.json",
+            {
+                "rng": global_rng_json(),
+                "shuffle": self.shuffle_rng.bit_generator.state,
+                "reward_scaler": self.reward_scaler.state_dict(),
+            },
+        )
+        _barrier(self.dist)
+        path = root / name
+        if self.is_main_process:
+            trainable_only = self.config.checkpoint_trainable_only
+            tensors, aliases = ckpt.module_tensors(module, trainable_only)
+            ckpt.save_tensors(tmp / "model.safetensors", tensors)
+            optimizer_tensors, optimizer_json = ckpt.optimizer_state(self.optimizer)
+            ckpt.save_tensors(tmp / "optimizer.safetensors", optimizer_tensors)
+            ckpt.write_json_atomic(
+                tmp / "state.json",
+                {
+                    "format": ckpt.FORMAT,
+                    "config": self.config.model_dump(mode="json"),
+                    "iteration": self.iteration,
+                    "global_step": self.global_step,
+                    "num_episodes": self.num_episodes,
+                    "world_size": self.dist.world_size,
+                    "model": {"aliases": aliases, "trainable_only": trainable_only},
+                    "optimizer": optimizer_json,
+                },
+            )
+            path = ckpt.commit(root, tmp, name, self.config.keep_checkpoints)
+            logger.info("checkpoint written: %s", path)
+        _barrier(self.dist)
+        # Environment state is not saved: start the next rollout from seeded resets.
+        self.collector.invalidate()
+        self.callbacks.on_checkpoint(self, path)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> Path:
+        """Restore the training state from a checkpoint (or a root's ``latest``)."""
+        module = self._module()
+        path = ckpt.resolve(path)
+        state = ckpt.read_json(path / "state.json")
+        if state.get("format") != ckpt.FORMAT:
+            raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+        if state["world_size"] != self.dist.world_size:
+            raise CheckpointError(
+                f"{path} was written by {state['world_size']} rank(s); "
+                f"this run has {self.dist.world_size}"
+            )
+        saved = state["config"]
+        current = self.config.model_dump(mode="json")
+        changed = sorted(k for k in saved if saved[k] != current.get(k))
+        if changed:
+            logger.warning("resuming with changed config fields: %s", ", ".join(changed))
+        ckpt.load_module_tensors(
+            module,
+            ckpt.load_tensors(path / "model.safetensors"),
+            state["model"]["aliases"],
+            state["model"]["trainable_only"],
+        )
+        ckpt.load_optimizer_state(
+            self.optimizer, ckpt.load_tensors(path / "optimizer.safetensors"), state["optimizer"]
+        )
+        rank = self.dist.rank
+        rank_tensors = ckpt.load_tensors(path / f"rank{rank}.safetensors")
+        rank_json = ckpt.read_json(path / f"rank{rank}.json")
+        self.sampler.set_state(rank_tensors.pop("sampler"))
+        restore_global_rng_tensors(rank_tensors)
+        restore_global_rng_json(rank_json["rng"])
+        self.shuffle_rng.bit_generator.state = rank_json["shuffle"]
+        self.reward_scaler.load_state_dict(rank_json["reward_scaler"])
+        self.iteration = int(state["iteration"])
+        self.global_step = int(state["global_step"])
+        self.num_episodes = int(state["num_episodes"])
+        self.collector.invalidate()
+        logger.info("resumed from %s at iteration %d", path, self.iteration)
+        return path
+
+    def _module(self) -> torch.nn.Module:
+        if not isinstance(self.policy, torch.nn.Module):
+            raise CheckpointError(
+                f"checkpoints need the policy to be a torch.nn.Module, got {type(self.policy)}"
+            )
+        return self.policy
