@@ -99,10 +99,17 @@ class DefaultModelRecipe(BaseModel):
     size: str = "micro"
     vocab_size: int = Field(1000, ge=300)
     corpus_levels: list[str] | None = None
-    """Levels whose text makes the corpus; ``None``: the training level (env.level)."""
+    """Levels whose text makes the corpus; ``None``: the training level (env.level).
+    The other environment settings (actions, history, episode length...) are the run's."""
     corpus_episodes: int = Field(100, ge=1)
     """Random-action episodes played per level for the corpus."""
     max_positions: int = Field(512, ge=32)
+    pretrain_steps: int = Field(0, ge=0)
+    """Optional language-model pretraining on the corpus prompts followed by the random
+    action taken (decoder: next-token loss; encoder-decoder: prompt -> action).
+    Random actions carry no task knowledge: this teaches the text, not the policy."""
+    pretrain_batch_size: int = Field(32, ge=1)
+    pretrain_learning_rate: float = Field(1e-3, gt=0)
     seed: int = Field(0, ge=0)
 
     @field_validator("size")

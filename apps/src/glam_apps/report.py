@@ -85,8 +85,8 @@ def _title(report: EvaluationReport) -> str:
 def rich_table(report: EvaluationReport) -> Table:
     """The report as a ``rich`` table, one row per test."""
     table = Table(title=_title(report), title_justify="left")
-    table.add_column("test")
-    table.add_column("level")
+    table.add_column("test", overflow="fold")
+    table.add_column("level", overflow="fold")
     table.add_column("success", justify="right")
     table.add_column(f"{CONFIDENCE:.0%} CI", justify="right")
     table.add_column("return", justify="right")
