@@ -47,6 +47,9 @@ BOS_TOKEN = "<s>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD_TOKEN, EOS_TOKEN, BOS_TOKEN)
 
 DEFAULT_VOCAB_SIZE = 1000
+#: The tanh GELU of GPT-2 and Flan-T5, as one fused kernel: the hub configs' "gelu_new" is
+#: the same function built from six elementwise ops, a third of a CPU forward pass.
+_GELU = "gelu_pytorch_tanh"
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ def build_tiny_model(
             n_layer=spec.decoder_layers,
             n_head=spec.num_heads,
             n_inner=4 * spec.d_model,
+            activation_function=_GELU,
             resid_pdrop=0.0,
             embd_pdrop=0.0,
             attn_pdrop=0.0,
@@ -221,7 +225,7 @@ def build_tiny_model(
             num_layers=spec.encoder_decoder_layers,
             num_decoder_layers=spec.encoder_decoder_layers,
             num_heads=spec.num_heads,
-            feed_forward_proj="gated-gelu",
+            feed_forward_proj=f"gated-{_GELU}",
             dropout_rate=0.0,
             tie_word_embeddings=False,
             pad_token_id=pad_id,
