@@ -205,3 +205,14 @@ def test_random_models_start_with_moderate_token_logits(tiny_tokenizer, kind, si
     model = build_tiny_model(kind, size, tiny_tokenizer)
     std = _logits(model, tiny_tokenizer, kind).std().item()
     assert 0.05 < std < 3.0
+
+
+def test_readme_usage_example_runs(capsys):
+    """The README's usage block is executed as written: it must stay runnable."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Usage", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    logits, values = namespace["logits"], namespace["values"]
+    assert logits.shape == (1, 3) and values.shape == (1,)
+    assert "tensor" in capsys.readouterr().out
