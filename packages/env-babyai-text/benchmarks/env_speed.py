@@ -6,8 +6,9 @@ episodes; the script checks that they did. Three single-env columns: the raw
 MiniGrid level (generating silently, no Gymnasium wrappers), the text env
 (``BabyAITextEnv``) and the text env with the paper's 3-observation history
 (``make_env`` defaults). Then the same with Gymnasium ``SyncVectorEnv``s.
-Runs alternate raw/text and keep each one's best of ``--repeats`` to damp the
-noise of a shared machine.
+Time is the process's CPU time (``time.process_time``), so other jobs on a shared
+machine do not count, and runs alternate raw/text and keep each one's best of
+``--repeats`` to damp what noise remains (caches, frequency).
 
     python packages/env-babyai-text/benchmarks/env_speed.py
 """
@@ -31,7 +32,7 @@ from glam_env.levels import build_level
 
 def run_single(env: gym.Env[Any, Any], actions: np.ndarray) -> tuple[float, int]:
     """Play ``actions`` (resetting with seeds 0, 1, ... at episode ends): (seconds, episodes)."""
-    start = time.perf_counter()
+    start = time.process_time()
     seed = 0
     env.reset(seed=seed)
     for action in actions.tolist():
@@ -39,18 +40,18 @@ def run_single(env: gym.Env[Any, Any], actions: np.ndarray) -> tuple[float, int]
         if terminated or truncated:
             seed += 1
             env.reset(seed=seed)
-    return time.perf_counter() - start, seed
+    return time.process_time() - start, seed
 
 
 def run_vector(env: gym.vector.VectorEnv, actions: np.ndarray) -> tuple[float, int]:
     """Play ``actions`` (shape steps x envs) with Gymnasium's autoreset: (seconds, episodes)."""
-    start = time.perf_counter()
+    start = time.process_time()
     env.reset(seed=0)
     episodes = 0
     for row in actions:
         _, _, terminated, truncated, _ = env.step(row)
         episodes += int(np.sum(terminated | truncated))
-    return time.perf_counter() - start, episodes
+    return time.process_time() - start, episodes
 
 
 def best_rate(
@@ -77,20 +78,22 @@ def best_rate(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", nargs="+", default=["GoToLocal", "MixedTrainLocal"])
-    parser.add_argument("--steps", type=int, default=20_000, help="steps per single-env run")
+    parser.add_argument("--steps", type=int, default=3_000, help="steps per run")
     parser.add_argument("--num-envs", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=15, help="runs; the best counts")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
     single_actions = rng.integers(0, 6, size=args.steps)
     vector_actions = rng.integers(0, 6, size=(args.steps // args.num_envs, args.num_envs))
+    # the same number of env steps in both settings
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print(
-        f"{args.steps} steps per run, best of {args.repeats}, resets included, same seeds/actions"
+        f"steps per CPU second; {args.steps} steps per run, best of {args.repeats} "
+        "interleaved runs, resets included, same seeds and actions"
     )
     header = (
         f"| {'level':<16} | {'setting':<22} | {'raw MiniGrid':>12} | {'text':>12} | "
