@@ -142,6 +142,18 @@ class BagOfWordsPolicy(nn.Module):
         return logits, self.value(missions).squeeze(-1)
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Any:
+    """Tiny tensors on a shared 2-core machine: a second OpenMP thread only waits.
+
+    Restored after each test, so tests of other packages keep their setting.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def word_game_vec() -> gym.vector.SyncVectorEnv:
     return gym.vector.SyncVectorEnv([WordGameEnv for _ in range(3)])

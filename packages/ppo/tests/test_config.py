@@ -48,7 +48,7 @@ def test_cleanrl_preset_and_overrides() -> None:
 
 
 def test_unknown_preset_lists_the_choices() -> None:
-    with pytest.raises(ValueError, match="unknown PPO preset 'papr'.*paper, cleanrl"):
+    with pytest.raises(ValueError, match=r"unknown PPO preset 'papr'.*paper, cleanrl"):
         PPOConfig.preset("papr")
 
 
@@ -77,7 +77,7 @@ def test_bad_values_name_the_field(field: str, value: object, message: str) -> N
 
 
 def test_unknown_field_is_refused() -> None:
-    with pytest.raises(ValidationError, match="learning_rat\n.*Extra inputs are not permitted"):
+    with pytest.raises(ValidationError, match=r"learning_rat\n.*Extra inputs are not permitted"):
         PPOConfig(learning_rat=1e-3)
 
 

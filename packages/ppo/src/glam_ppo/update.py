@@ -326,8 +326,8 @@ def _accumulate_gradients(
         loss = loss / global_size
         if not math.isfinite(loss.item()):
             message = (
-                f"non-finite PPO loss in {where}: policy={float(policy_sum):.4g}, "
-                f"value={float(value_sum):.4g}, entropy={float(entropy_sum):.4g} (sums); "
+                f"non-finite PPO loss in {where}: policy={policy_sum.item():.4g}, "
+                f"value={value_sum.item():.4g}, entropy={entropy_sum.item():.4g} (sums); "
                 "check the policy's logits and values and the rewards"
             )
             if config.on_nonfinite == "raise" and not distributed:
