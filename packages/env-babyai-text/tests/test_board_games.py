@@ -46,7 +46,7 @@ def play_texts(env: BoardGameTextEnv, moves: list[str]) -> list[tuple[Any, ...]]
 
 def legal_texts_from_mask(env: BoardGameTextEnv) -> list[str]:
     """The agent's legal moves read from PettingZoo's own mask, as text, in pettingzoo order."""
-    spec = env.game.spec
+    spec = env.game.game_spec
     mask = env.game.pettingzoo_env.observe(env.agent_id)["action_mask"]
     return [spec.move_text(int(a), env.agent_symbol) for a in np.flatnonzero(mask)]
 

@@ -59,16 +59,16 @@ class BoardGameTextAEC(AECEnv):
                 f"got {render_mode!r}"
             )
         self.render_mode = render_mode
-        self.spec: BoardGameSpec = get_board_game(game)
-        self._game = self.spec.make_pettingzoo()
+        self.game_spec: BoardGameSpec = get_board_game(game)
+        self._game = self.game_spec.make_pettingzoo()
         self.possible_agents = list(self._game.possible_agents)
         self._symbols = dict(zip(self.possible_agents, SYMBOLS, strict=True))
         self._observation_spaces = {
-            agent: text_observation_space(self.spec.num_moves, with_action_mask=True)
+            agent: text_observation_space(self.game_spec.num_moves, with_action_mask=True)
             for agent in self.possible_agents
         }
         self._action_spaces = {
-            agent: AdmissibleDiscrete(self.spec.num_moves) for agent in self.possible_agents
+            agent: AdmissibleDiscrete(self.game_spec.num_moves) for agent in self.possible_agents
         }
         self._moves: dict[str, tuple[int, ...]] = {}
         self._last_move: tuple[str, int] | None = None
@@ -110,21 +110,23 @@ class BoardGameTextAEC(AECEnv):
         parts = []
         if self._last_move is not None and self._last_move[0] != agent:
             mover, move = self._last_move
-            parts.append(f"Your opponent {self.spec.move_done_text(move, self._symbols[mover])}.")
-        parts.append(self.spec.board_text(planes, symbol))
+            parts.append(
+                f"Your opponent {self.game_spec.move_done_text(move, self._symbols[mover])}."
+            )
+        parts.append(self.game_spec.board_text(planes, symbol))
         parts.append(self._status(agent))
         admissible = self.admissible_actions(agent)
         return {
-            MISSION: self.spec.mission(symbol),
+            MISSION: self.game_spec.mission(symbol),
             OBSERVATION: PettingZooText(sanitize_text("\n".join(parts))),
             ADMISSIBLE_ACTIONS: admissible,
-            ACTION_MASK: action_mask(len(admissible), self.spec.num_moves),
+            ACTION_MASK: action_mask(len(admissible), self.game_spec.num_moves),
         }
 
     def admissible_actions(self, agent: str) -> tuple[str, ...]:
         """The move strings ``agent`` may play now (empty when it must wait)."""
         symbol = self._symbols[agent]
-        return tuple(self.spec.move_text(move, symbol) for move in self._moves.get(agent, ()))
+        return tuple(self.game_spec.move_text(move, symbol) for move in self._moves.get(agent, ()))
 
     def game_actions(self, agent: str) -> tuple[int, ...]:
         """PettingZoo action ids of ``agent``'s admissible actions, in the same order."""
@@ -147,7 +149,9 @@ class BoardGameTextAEC(AECEnv):
         if self.render_mode != "ansi" or not self.agents:
             return None
         first = self.possible_agents[0]
-        return self.spec.board_text(self._game.observe(first)["observation"], self._symbols[first])
+        return self.game_spec.board_text(
+            self._game.observe(first)["observation"], self._symbols[first]
+        )
 
     def close(self) -> None:
         self._game.close()
@@ -184,7 +188,7 @@ class BoardGameTextAEC(AECEnv):
             if playing and agent == self.agent_selection:
                 mask = game.observe(agent)["action_mask"]
                 legal = [int(move) for move in np.flatnonzero(mask)]
-                self._moves[agent] = tuple(sorted(legal, key=self.spec.move_order))
+                self._moves[agent] = tuple(sorted(legal, key=self.game_spec.move_order))
         for agent, space in self._action_spaces.items():
             space.set_num_admissible(len(self._moves.get(agent, ())))
         self.infos = {
