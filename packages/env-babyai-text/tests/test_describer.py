@@ -316,3 +316,11 @@ def test_returns_a_fresh_list_each_call() -> None:
     first = describe_image(image)
     first.append("mutated")
     assert describe_image(image) == ["You see a wall 1 step forward"]
+
+
+def test_describe_accepts_a_text_env_and_matches_its_observation() -> None:
+    import glam_env
+
+    env = glam_env.BabyAITextEnv("GoToLocal")
+    obs, _ = env.reset(seed=3)
+    assert ", ".join(glam_env.describe(env)) == obs["observation"]

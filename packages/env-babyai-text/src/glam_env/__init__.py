@@ -4,6 +4,7 @@ Importing the package registers ``BabyAI-Text/<Level>-v0`` ids with Gymnasium.
 """
 
 from glam_env.actions import ACTION_PRESETS, CANONICAL_ACTIONS, NO_OP_ACTIONS, PAPER_ACTIONS
+from glam_env.board_games import BoardGameConfig, register_other_games
 from glam_env.config import BabyAITextConfig
 from glam_env.describer import describe, describe_image
 from glam_env.errors import (
@@ -33,6 +34,7 @@ from glam_env.protocol import (
 )
 from glam_env.registration import NAMESPACE, env_id, list_levels, register_envs
 from glam_env.text_env import BabyAITextEnv
+from glam_env.textworld import TextWorldConfig
 from glam_env.variants import VARIANT_NAMES, TextVariant, get_variant, load_variant
 from glam_env.wrappers import HistoryWrapper
 
@@ -60,6 +62,7 @@ __all__ = [
     "VARIANT_NAMES",
     "BabyAITextConfig",
     "BabyAITextEnv",
+    "BoardGameConfig",
     "EpisodeEndedError",
     "ExpertAgent",
     "ExpertEpisode",
@@ -73,6 +76,7 @@ __all__ = [
     "TextObservation",
     "TextObservationWithHistory",
     "TextVariant",
+    "TextWorldConfig",
     "UnknownLevelError",
     "__version__",
     "describe",
@@ -84,5 +88,6 @@ __all__ = [
     "make_env",
     "make_vector_env",
     "register_envs",
+    "register_other_games",
     "translate_mission",
 ]

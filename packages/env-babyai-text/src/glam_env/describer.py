@@ -182,6 +182,9 @@ def describe(env: Any, language: str = "en") -> list[str]:
     those the agent gets.
     """
     base = getattr(env, "unwrapped", env)
+    # A text env (BabyAITextEnv) is not a MiniGridEnv itself: describe the one it wraps.
+    base = getattr(base, "minigrid_env", base)
+    base = getattr(base, "unwrapped", base)
     if not isinstance(base, MiniGridEnv):
         raise TypeError(
             f"describe expects a MiniGridEnv or a wrapper of one, got {type(base).__name__}"

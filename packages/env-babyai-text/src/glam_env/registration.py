@@ -18,6 +18,7 @@ from typing import Any
 
 import gymnasium
 
+from glam_env.board_games.registration import register_other_games
 from glam_env.levels import PAPER_LEVELS, minigrid_level_ids
 
 __all__ = ["NAMESPACE", "env_id", "list_levels", "make_registered", "register_envs"]
@@ -80,3 +81,4 @@ def register_envs() -> None:
             # MiniGrid truncates at max_steps itself: no TimeLimit wrapper on top.
             max_episode_steps=None,
         )
+    register_other_games()  # TextWorld/* and BoardGame-Text/* ids (their extras load lazily)
