@@ -454,11 +454,17 @@ def resume(
 def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult:
     start = time.perf_counter()
     run = session.run
-    if handle_signals:
-        with stop_on_signals(session.stop):
+    try:
+        if handle_signals:
+            with stop_on_signals(session.stop):
+                trainer.learn()
+        else:
             trainer.learn()
-    else:
-        trainer.learn()
+    except BaseException as error:
+        # Stopped at once (second signal) or failed: the last checkpoint stands.
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        _write_status(run, status, global_step=trainer.global_step, iteration=trainer.iteration)
+        raise
     interrupted = trainer.iteration < trainer.num_iterations
     if session.callback.last_checkpoint_iteration != trainer.iteration:
         trainer.save_checkpoint(run.periodic)
