@@ -175,3 +175,10 @@ def test_bad_policy_output_is_reported(counter_vec_factory: Any) -> None:
 
     with pytest.raises(PolicyOutputError, match="no action with a finite logit"):
         _collect(counter_vec_factory(2), AllMasked(), 2)
+
+
+def test_same_step_success_comes_from_final_info(fakes: Any) -> None:
+    env = gym.vector.SyncVectorEnv([fakes.WordGameEnv] * 2, autoreset_mode=SAME)
+    buffer, episodes, _ = _collect(env, fakes.BagOfWordsPolicy(), num_steps=8)
+    assert buffer.valid.all() and episodes
+    assert all(e.success == (e.episode_return == 1.0) for e in episodes)
