@@ -46,6 +46,7 @@ def test_ppo_config_takes_seed_and_steps_from_run() -> None:
         ("ppo.preset=nope", "unknown PPO preset"),
         ("default_model.size=huge", "unknown tiny model size"),
         ("env.level=GoToLocl", "GoToLocal"),
+        ("run.eval_level=GoToLocl", "run.eval_level.*GoToLocal"),
     ],
 )
 def test_conflicting_or_bad_settings_are_named(override: str, message: str) -> None:

@@ -455,7 +455,8 @@ def main(argv: list[str] | None = None) -> None:
         if "--debug" in args:
             raise
         # Text, not markup: the message may hold brackets; soft_wrap keeps it one line.
-        console.print(Text.assemble(("error: ", "bold red"), str(error)), soft_wrap=True)
+        message = " ".join(str(error).split())
+        console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
         sys.exit(2)
 
 

@@ -20,7 +20,14 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicyConfig
@@ -181,6 +188,12 @@ class TrainConfig(BaseModel):
         for field, run_value in (("seed", self.run.seed), ("total_steps", self.run.total_steps)):
             if field in self.ppo.model_fields_set and getattr(self.ppo, field) != run_value:
                 raise ValueError(f"ppo.{field} is taken from run.{field}; set run.{field} instead")
+        if self.run.eval_level is not None:
+            try:
+                BabyAITextConfig(level=self.run.eval_level)
+            except ValidationError as error:
+                reason = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+                raise ValueError(f"run.eval_level: {reason}") from None
         if "seed" in self.policy.model_fields_set and self.policy.seed != self.run.seed:
             raise ValueError("policy.seed is taken from run.seed; set run.seed instead")
         return self

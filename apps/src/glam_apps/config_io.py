@@ -198,7 +198,8 @@ def format_validation_error(error: pydantic.ValidationError) -> str:
     parts = []
     for item in error.errors():
         loc = ".".join(str(part) for part in item.get("loc", ()))
-        message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
+        message = " ".join(str(item.get("msg", "invalid value")).split())
+        message = message.removeprefix("Value error, ")
         given = item.get("input")
         shown = "" if isinstance(given, dict) else f" (got {given!r})"
         parts.append(f"{loc or 'config'}: {message}{shown}")

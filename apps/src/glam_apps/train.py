@@ -485,7 +485,13 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         )
         result.seconds = time.perf_counter() - start
         return result
-    _finish(session, trainer, result)
+    try:
+        _finish(session, trainer, result)
+    except KeyboardInterrupt:
+        _write_status(
+            run, "interrupted", global_step=trainer.global_step, note="final evaluation interrupted"
+        )
+        raise
     result.seconds = time.perf_counter() - start
     return result
 
