@@ -246,6 +246,7 @@ def evaluate_agent(
     seeds = [seed + i for i in range(episodes)]
     results: list[EvalResult] = []
     agent = loaded.agent
+    greedy = bool(getattr(agent, "greedy", greedy))  # the agent decides how it acts
     for position, test in enumerate(tests):
         if on_test is not None:
             on_test(test, position, len(tests))
