@@ -10,7 +10,7 @@ SB3 is not a dependency of glam_ppo: install it in a separate environment::
 
     python3 -m venv .venv-bench
     .venv-bench/bin/pip install torch==2.13.0 stable-baselines3 -e packages/ppo
-    .venv-bench/bin/python packages/ppo/benchmarks/cartpole.py
+    .venv-bench/bin/python packages/ppo/benchmarks/cartpole.py --autoreset SameStep
 
 Without SB3 installed, only glam_ppo runs (``--skip-sb3`` does the same on purpose).
 """
@@ -133,9 +133,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--autoreset",
-        default="NextStep",
-        choices=["NextStep", "SameStep"],
-        help="Gymnasium autoreset mode of glam_ppo's vector env (SB3 resets in the same step)",
+        default="SameStep",
+        choices=["SameStep", "NextStep"],
+        help="Gymnasium autoreset mode of glam_ppo's vector env. SameStep, like SB3's vector "
+        "env, learns from every counted step; NextStep spends one unlearned reset step per "
+        "episode",
     )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
