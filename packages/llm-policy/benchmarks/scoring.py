@@ -72,10 +72,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    sync(device)
+def timed(
+    fn: Callable[[], object], device: torch.device, repeats: int, *, warm_up: bool = True
+) -> float:
+    """Median wall time of ``repeats`` calls, after one warm-up call unless already warm."""
+    if warm_up:
+        fn()
+        sync(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -162,10 +165,12 @@ def bench_model(args, tokenizer, kind: str, size: str, device, dtype, ceiling: f
     }
     naive = ActionScorer(model, kind, strategy="naive", naive_batch_size=1, **common)
     shared = ActionScorer(model, kind, token_budget=args.token_budget, **common)
-    with torch.inference_mode():
-        diff = (naive(prompts, actions).logprobs - shared(prompts, actions).logprobs).abs().max()
-        naive_s = timed(lambda: naive(prompts, actions), device, args.naive_repeats)
-        shared_s = timed(lambda: shared(prompts, actions), device, args.repeats)
+    with torch.inference_mode():  # the exactness check doubles as the warm-up
+        expected = naive(prompts, actions).logprobs.float()
+        diff = (expected - shared(prompts, actions).logprobs.float()).abs().max()
+        sync(device)
+        naive_s = timed(lambda: naive(prompts, actions), device, args.naive_repeats, warm_up=False)
+        shared_s = timed(lambda: shared(prompts, actions), device, args.repeats, warm_up=False)
     naive_flops = useful_flops(model, kind, prompts, actions, shared=False)
     shared_flops = useful_flops(model, kind, prompts, actions, shared=True)
     pairs = sum(len(a) for a in actions)
