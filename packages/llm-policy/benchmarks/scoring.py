@@ -7,7 +7,8 @@ encoder-decoder (T5) tiny model of each ``--sizes`` (no hub needed).
 For every model it prints the time of
 
 * ``naive``: one forward pass per (prompt, action) pair over the prompt + action ids
-  (``ActionScorer(strategy="naive")``), and
+  (``ActionScorer(strategy="naive")``; ``--naive-batch-size k`` puts k pairs in a pass,
+  a stronger baseline that only repeats the prompts), and
 * ``shared``: the package's default strategy (each prompt run once for all of its
   actions: packed key/value sharing for decoders, one encoder pass for T5),
 
@@ -163,7 +164,9 @@ def bench_model(args, tokenizer, kind: str, size: str, device, dtype, ceiling: f
         if kind == "encoder-decoder"
         else None,
     }
-    naive = ActionScorer(model, kind, strategy="naive", naive_batch_size=1, **common)
+    naive = ActionScorer(
+        model, kind, strategy="naive", naive_batch_size=args.naive_batch_size, **common
+    )
     shared = ActionScorer(model, kind, token_budget=args.token_budget, **common)
     with torch.inference_mode():  # the exactness check doubles as the warm-up
         expected = naive(prompts, actions).logprobs.float()
@@ -203,6 +206,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of shared scoring")
     parser.add_argument("--naive-repeats", type=int, default=1, help="timed runs of naive scoring")
     parser.add_argument(
+        "--naive-batch-size",
+        type=int,
+        default=1,
+        help="(prompt, action) pairs per naive forward pass: 1 is one pass per pair",
+    )
+    parser.add_argument(
         "--matmul-sizes", default="", help="default 1024,2048 (cpu), 4096,8192 (cuda)"
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -233,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"matmul {n}x{n} {args.dtype}: {flops / 1e9:.1f} GFLOP/s")
     print(
         f"workload: {args.prompts} prompts of >= {args.prompt_tokens} tokens x {len(ACTIONS)} "
-        f"actions, {args.dtype} on {device}"
+        f"actions, {args.dtype} on {device}; naive: {args.naive_batch_size} pair(s) per pass"
     )
     header = (
         f"| {'kind':<15} | {'size':<7} | {'params':>6} | {'naive s':>8} | {'shared s':>8} | "
