@@ -171,3 +171,23 @@ def test_trainable_only_skips_frozen_parameters(tmp_path: Path) -> None:
     assert torch.equal(target.frozen.weight, frozen_before)
     with pytest.raises(CheckpointError, match="missing trainable"):
         load_module_tensors(target, {}, {}, trainable_only=True)
+
+
+class DrawsFromGlobalRng(Callback):
+    """Like an evaluation in a callback that samples with torch's global generator."""
+
+    def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
+        torch.rand(1000)
+
+
+def test_training_is_independent_of_global_rng_use_between_iterations(tmp_path: Path) -> None:
+    quiet = make(tmp_path / "q", 0)
+    noisy = make(tmp_path / "n", 0, (DrawsFromGlobalRng(),))
+    torch.manual_seed(7)
+    quiet.learn(total_steps=3 * 64)
+    after_training = torch.rand(3)
+    noisy.learn(total_steps=3 * 64)
+    for a, b in zip(quiet.policy.parameters(), noisy.policy.parameters(), strict=True):
+        assert torch.equal(a, b)
+    torch.manual_seed(7)
+    assert torch.equal(after_training, torch.rand(3))  # the caller's stream is untouched

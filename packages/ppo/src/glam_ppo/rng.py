@@ -6,7 +6,9 @@ Python and NumPy states are lists of integers and go to JSON.
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -48,3 +50,21 @@ def restore_global_rng_json(state: dict[str, Any]) -> None:
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+@contextlib.contextmanager
+def seeded_torch_rng(seed: int) -> Iterator[None]:
+    """Run a block with torch's global generators seeded by ``seed``, then restore them.
+
+    The policy may draw from torch's global generator (dropout, in the update). Seeding
+    it per training phase makes those draws a function of the run's seed and the
+    iteration only: whatever else the program does with the global generator between
+    iterations (evaluations in callbacks, building models) cannot change training, and
+    the caller's own random stream is left as it was.
+    """
+    devices: list[int] = []
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        devices = list(range(torch.cuda.device_count()))
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

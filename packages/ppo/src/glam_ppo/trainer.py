@@ -5,8 +5,11 @@ collect ``num_steps`` vector steps, compute GAE, run the update, report metrics
 to the callbacks, and checkpoint every ``checkpoint_every`` iterations.
 
 Seeds. Everything random flows from ``config.seed`` and the rank: the action
-sampler (a ``torch.Generator``), minibatch shuffling (a NumPy ``Generator``) and
-the environment resets (``SeedSequence(seed, spawn_key=(rank, 0, iteration))``).
+sampler (a ``torch.Generator``), minibatch shuffling (a NumPy ``Generator``), the
+environment resets (``SeedSequence(seed, spawn_key=(rank, 0, iteration))``), and
+torch's global generator while collecting and while updating (reseeded per phase
+and iteration and restored afterwards, so that a policy's dropout does not depend
+on what the program did with the global generator in between, e.g. evaluations).
 
 Exact resume. A Gymnasium environment's state cannot be saved in general, so the
 trainer makes it unnecessary: right after every checkpoint it resets all
@@ -49,13 +52,14 @@ from glam_ppo.rng import (
     global_rng_tensors,
     restore_global_rng_json,
     restore_global_rng_tensors,
+    seeded_torch_rng,
 )
 from glam_ppo.schedules import schedule_factor
 from glam_ppo.update import ppo_update
 
 logger = logging.getLogger(__name__)
 
-_ENV_STREAM, _SAMPLER_STREAM, _SHUFFLE_STREAM = 0, 1, 2
+_ENV_STREAM, _SAMPLER_STREAM, _SHUFFLE_STREAM, _ROLLOUT_TORCH, _UPDATE_TORCH = range(5)
 
 
 def _barrier(dist_ctx: DistributedContext) -> None:
@@ -212,7 +216,8 @@ class PPO:
         if self.collector.needs_reset:
             self.collector.reset(self._env_seeds())
         self.callbacks.on_rollout_start(self)
-        episodes = self.collector.collect(self.buffer)
+        with seeded_torch_rng(self._stream_seed(_ROLLOUT_TORCH)):
+            episodes = self.collector.collect(self.buffer)
         batch = self.buffer.finish(self.config.gamma, self.config.gae_lambda)
         for episode in episodes:
             self.callbacks.on_episode_end(self, episode)
@@ -225,15 +230,28 @@ class PPO:
             clip_coef = self.config.clip_coef * schedule_factor(
                 self.config.clip_schedule, self.iteration, self.num_iterations
             )
-        return ppo_update(
-            self.policy, self.optimizer, batch, self.config, clip_coef, self.shuffle_rng, self.dist
+        with seeded_torch_rng(self._stream_seed(_UPDATE_TORCH)):
+            return ppo_update(
+                self.policy,
+                self.optimizer,
+                batch,
+                self.config,
+                clip_coef,
+                self.shuffle_rng,
+                self.dist,
+            )
+
+    def _sequence(self, stream: int) -> np.random.SeedSequence:
+        """Seeds of one random stream at this iteration: (seed; rank, stream, iteration)."""
+        return np.random.SeedSequence(
+            self.config.seed, spawn_key=(self.dist.rank, stream, self.iteration)
         )
 
+    def _stream_seed(self, stream: int) -> int:
+        return int(self._sequence(stream).generate_state(1, dtype=np.uint64)[0] >> 1)
+
     def _env_seeds(self) -> list[int]:
-        sequence = np.random.SeedSequence(
-            self.config.seed, spawn_key=(self.dist.rank, _ENV_STREAM, self.iteration)
-        )
-        return [int(s) for s in sequence.generate_state(self.env.num_envs)]
+        return [int(s) for s in self._sequence(_ENV_STREAM).generate_state(self.env.num_envs)]
 
     def _episode_metrics(self, episodes: list[EpisodeRecord]) -> dict[str, float]:
         """Episode statistics of this iteration, over all ranks."""
