@@ -35,3 +35,16 @@ def test_directory_is_replaced_once_complete(tmp_path: Path) -> None:
         atomic_write_text(tmp / "b", "2")
     assert sorted(p.name for p in target.iterdir()) == ["b"]
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path) -> None:
+    import os
+
+    from glam_apps.atomic import atomic_write_text
+
+    umask = os.umask(0o022)
+    try:
+        target = atomic_write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == 0o644

@@ -15,7 +15,9 @@ def _fake_run(root: Path, slope: float) -> Path:
     root.mkdir(parents=True)
     (root / "config.yaml").write_text("run: {}\n")
     lines = [
-        json.dumps({"env_steps": s * 100, "success_rate": min(1.0, slope * s), "mean_return": s})
+        json.dumps(
+            {"global_step": s * 100, "success_rate": min(1.0, slope * s), "episode_return_mean": s}
+        )
         for s in range(1, 6)
     ]
     (root / "metrics.jsonl").write_text("\n".join(lines) + "\n{torn")
@@ -23,7 +25,7 @@ def _fake_run(root: Path, slope: float) -> Path:
     (root / "eval" / "evaluations.jsonl").write_text(
         json.dumps(
             {
-                "env_steps": 500,
+                "global_step": 500,
                 "success_rate": 0.5,
                 "success_ci_low": 0.3,
                 "success_ci_high": 0.7,
@@ -71,3 +73,12 @@ def test_report_renderings(tmp_path: Path) -> None:
     assert data["results"][0]["success_rate"] == 0.5
     assert data["ci_method"] == "wilson" and data["confidence"] == 0.99
     assert md_path.read_text() == markdown
+
+
+def test_plot_refuses_runs_whose_metrics_have_none_of_the_plotted_series(tmp_path: Path) -> None:
+    root = tmp_path / "odd"
+    root.mkdir()
+    (root / "config.yaml").write_text("run: {}\n")
+    (root / "metrics.jsonl").write_text(json.dumps({"steps": 1, "reward": 0.5}) + "\n")
+    with pytest.raises(UserError, match="none of the runs"):
+        plot_runs([root], tmp_path / "curves.png")

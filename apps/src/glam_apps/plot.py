@@ -20,7 +20,14 @@ import matplotlib.pyplot as plt
 
 from glam_apps.atomic import atomic_write_bytes
 from glam_apps.errors import UserError
-from glam_apps.rundir import RETURN_KEY, STEP_KEY, SUCCESS_KEY, RunDir, read_jsonl
+from glam_apps.rundir import (
+    EVAL_RETURN_KEY,
+    STEP_KEY,
+    SUCCESS_KEY,
+    TRAIN_RETURN_KEY,
+    RunDir,
+    read_jsonl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,31 +74,39 @@ def plot_runs(
     names = list(labels) if labels is not None else [run.root.name for run in runs]
 
     figure, (ax_success, ax_return) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    drawn = 0
+    drawn = drawn_points = 0
     for run, name, color in zip(runs, names, _colors(len(runs)), strict=True):
         train = read_jsonl(run.metrics)
         evals = read_jsonl(run.evaluations)
         if not train and not evals:
             logger.warning("run %s has no metrics yet", run.root)
             continue
+        points_before = drawn_points
         xs, ys = _series(train, SUCCESS_KEY)
+        drawn_points += len(xs)
         if xs:
             ax_success.plot(
                 xs, _smooth(ys, smooth), color=color, alpha=0.8, label=f"{name} (train)"
             )
-        xs, ys = _series(train, RETURN_KEY)
+        xs, ys = _series(train, TRAIN_RETURN_KEY)
+        drawn_points += len(xs)
         if xs:
             ax_return.plot(xs, _smooth(ys, smooth), color=color, alpha=0.8, label=f"{name} (train)")
         xs, ys = _series(evals, SUCCESS_KEY)
+        drawn_points += len(xs)
         if xs:
             _, lows = _series(evals, "success_ci_low")
             _, highs = _series(evals, "success_ci_high")
             ax_success.plot(xs, ys, "o--", color=color, label=f"{name} (eval)")
             if len(lows) == len(xs) == len(highs):
                 ax_success.fill_between(xs, lows, highs, color=color, alpha=0.15)
-        xs, ys = _series(evals, RETURN_KEY)
+        xs, ys = _series(evals, EVAL_RETURN_KEY)
+        drawn_points += len(xs)
         if xs:
             ax_return.plot(xs, ys, "o--", color=color, label=f"{name} (eval)")
+        if drawn_points == points_before:
+            logger.warning("run %s has metrics but none of the plotted series", run.root)
+            continue
         drawn += 1
     if drawn == 0:
         plt.close(figure)

@@ -41,10 +41,12 @@ FINAL_DIR = "final"
 EVAL_DIR = "eval"
 EVALUATIONS_FILE = "evaluations.jsonl"
 
-#: Metric names shared by the train loop (writer) and ``glam plot`` (reader).
-STEP_KEY = "env_steps"
+#: Metric names written by the trainer (``metrics.jsonl``, glam_ppo's names) and the
+#: periodic evaluations (``eval/evaluations.jsonl``), read back by ``glam plot``.
+STEP_KEY = "global_step"
 SUCCESS_KEY = "success_rate"
-RETURN_KEY = "mean_return"
+TRAIN_RETURN_KEY = "episode_return_mean"
+EVAL_RETURN_KEY = "mean_return"
 
 _PERIODIC_PATTERN = re.compile(r"^step-(\d+)$")
 
