@@ -8,7 +8,8 @@
       metrics.jsonl               one line per PPO update (env_steps, success_rate, return, losses)
       tensorboard/                TensorBoard event files of the same metrics
       checkpoints/
-        periodic/step-<N>/        every run.checkpoint_every env steps (the last few kept)
+        periodic/iteration_<N>/   glam_ppo's full training state every run.checkpoint_every
+                                  env steps (the last few kept), and a `latest` pointer
         best/                     the checkpoint with the best evaluation success so far
         final/                    the checkpoint at the end of training
       eval/
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,8 +47,6 @@ STEP_KEY = "global_step"
 SUCCESS_KEY = "success_rate"
 TRAIN_RETURN_KEY = "episode_return_mean"
 EVAL_RETURN_KEY = "mean_return"
-
-_PERIODIC_PATTERN = re.compile(r"^step-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -100,20 +98,6 @@ class RunDir:
     @property
     def evaluations(self) -> Path:
         return self.eval / EVALUATIONS_FILE
-
-    def periodic_checkpoint(self, env_steps: int) -> Path:
-        return self.periodic / f"step-{env_steps:010d}"
-
-    def periodic_checkpoints(self) -> list[tuple[int, Path]]:
-        """Complete periodic checkpoints as (env_steps, path), oldest first."""
-        if not self.periodic.is_dir():
-            return []
-        found = []
-        for child in self.periodic.iterdir():
-            match = _PERIODIC_PATTERN.match(child.name)
-            if match and child.is_dir():
-                found.append((int(match.group(1)), child))
-        return sorted(found)
 
     def is_run(self) -> bool:
         """Whether this directory holds a run (its resolved config was written)."""
