@@ -5,13 +5,13 @@
     RUN_DIR/
       config.yaml                 the resolved TrainConfig (every default written out)
       status.json                 state of the run: running / interrupted / finished, steps
-      metrics.jsonl               one line per PPO update (env_steps, success_rate, return, losses)
+      metrics.jsonl               one line per PPO update (global_step, success, return, losses)
       tensorboard/                TensorBoard event files of the same metrics
       checkpoints/
         periodic/iteration_<N>/   glam_ppo's full training state every run.checkpoint_every
                                   env steps (the last few kept), and a `latest` pointer
-        best/                     the checkpoint with the best evaluation success so far
-        final/                    the checkpoint at the end of training
+        best/                     the policy with the best evaluation success (save_pretrained)
+        final/                    the policy at the end of training (save_pretrained)
       eval/
         evaluations.jsonl         one line per periodic evaluation during training
         final.json, final.md      the evaluation at the end of training
