@@ -9,7 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glam_env.board_games.games import BOARD_GAMES
-from glam_env.board_games.shared import load_mapping, unknown_choice_message
+from glam_env.board_games.shared import (
+    load_mapping,
+    resolve_game_config,
+    unknown_choice_message,
+)
 
 __all__ = ["BoardGameConfig", "resolve_board_game_config"]
 
@@ -74,26 +78,5 @@ class BoardGameConfig(BaseModel):
 def resolve_board_game_config(
     config: BoardGameConfig | Mapping[str, Any] | None, game: str | None = None
 ) -> BoardGameConfig:
-    """Merge a config with the game an environment id fixes (``gymnasium.make`` kwargs).
-
-    A config naming another game than the id raises ``ValueError`` naming both,
-    rather than silently playing one of them.
-    """
-    if isinstance(config, BoardGameConfig):
-        data = config.model_dump(exclude_unset=True)
-    elif config is None:
-        data = {}
-    elif isinstance(config, Mapping):
-        data = dict(config)
-    else:
-        raise TypeError(
-            f"config must be a BoardGameConfig, a mapping or None, got {type(config).__name__}"
-        )
-    if game is not None:
-        if "game" in data and data["game"] != game:
-            raise ValueError(
-                f"this environment plays {game!r} but its config asks for {data['game']!r}: "
-                f"drop 'game' from the config or make the environment of {data['game']!r}"
-            )
-        data["game"] = game
-    return BoardGameConfig.from_dict(data)
+    """Merge a config with the game an environment id fixes (``gymnasium.make`` kwargs)."""
+    return resolve_game_config(BoardGameConfig, config, game)

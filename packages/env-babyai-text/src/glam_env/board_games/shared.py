@@ -23,11 +23,12 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
 from gymnasium import spaces
+from pydantic import BaseModel
 
 from glam_env.errors import InvalidActionError
 from glam_env.protocol import (
@@ -36,6 +37,8 @@ from glam_env.protocol import (
     MISSION,
     OBSERVATION,
 )
+
+GameConfigT = TypeVar("GameConfigT", bound=BaseModel)
 
 __all__ = [
     "ACTION_MASK",
@@ -205,3 +208,34 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: expected a mapping of config fields, got {type(data).__name__}")
     return dict(data)
+
+
+def resolve_game_config(
+    config_type: type[GameConfigT],
+    config: GameConfigT | Mapping[str, Any] | None,
+    game: str | None = None,
+) -> GameConfigT:
+    """Merge a game config with the game an environment id fixes (``gymnasium.make`` kwargs).
+
+    A config naming another game than the id raises ``ValueError`` naming both,
+    rather than silently playing one of them.
+    """
+    if isinstance(config, config_type):
+        data = config.model_dump(exclude_unset=True)
+    elif config is None:
+        data = {}
+    elif isinstance(config, Mapping):
+        data = dict(config)
+    else:
+        raise TypeError(
+            f"config must be a {config_type.__name__}, a mapping or None, "
+            f"got {type(config).__name__}"
+        )
+    if game is not None:
+        if "game" in data and data["game"] != game:
+            raise ValueError(
+                f"this environment plays {game!r} but its config asks for {data['game']!r}: "
+                f"drop 'game' from the config or make the environment of {data['game']!r}"
+            )
+        data["game"] = game
+    return config_type.from_dict(data)  # type: ignore[attr-defined]

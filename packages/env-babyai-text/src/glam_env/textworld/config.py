@@ -17,7 +17,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from glam_env.board_games.shared import load_mapping, unknown_choice_message
+from glam_env.board_games.shared import (
+    load_mapping,
+    resolve_game_config,
+    unknown_choice_message,
+)
 
 __all__ = [
     "TEXTWORLD_GAMES",
@@ -197,21 +201,4 @@ def resolve_textworld_config(
     config: TextWorldConfig | Mapping[str, Any] | None, game: str | None = None
 ) -> TextWorldConfig:
     """Merge a config with the game an environment id fixes (``gymnasium.make`` kwargs)."""
-    if isinstance(config, TextWorldConfig):
-        data = config.model_dump(exclude_unset=True)
-    elif config is None:
-        data = {}
-    elif isinstance(config, Mapping):
-        data = dict(config)
-    else:
-        raise TypeError(
-            f"config must be a TextWorldConfig, a mapping or None, got {type(config).__name__}"
-        )
-    if game is not None:
-        if "game" in data and data["game"] != game:
-            raise ValueError(
-                f"this environment plays {game!r} but its config asks for {data['game']!r}: "
-                f"drop 'game' from the config or make the environment of {data['game']!r}"
-            )
-        data["game"] = game
-    return TextWorldConfig.from_dict(data)
+    return resolve_game_config(TextWorldConfig, config, game)
