@@ -4,6 +4,8 @@
 
     run:            run settings (directory, seed, steps, envs, evaluation, checkpoints)
     env:            glam_env.BabyAITextConfig   (level, variant, actions, history)
+    game:           optional: another registered text game (``gym_id`` + ``kwargs``),
+                    e.g. TextWorld or a board game; when set it replaces ``env``
     policy:         glam_policy.LLMPolicyConfig (model, template, heads, fine-tuning)
     default_model:  the recipe of the offline default model (used when policy.model
                     is "offline-default")
@@ -16,6 +18,7 @@ and the checkpoint fields of ``ppo`` are managed by the run directory.
 
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -172,6 +175,51 @@ class PPOSection(PPOConfig):
         return PPOConfig(**values)
 
 
+def registered_text_games() -> list[str]:
+    """Gymnasium ids of the text games glam_env registers (BabyAI-Text and the others)."""
+    import gymnasium
+
+    from glam_env import register_other_games
+
+    register_other_games()
+    prefixes = ("BabyAI-Text/", "TextWorld/", "BoardGame-Text/")
+    return sorted(name for name in gymnasium.registry if name.startswith(prefixes))
+
+
+class GameSection(BaseModel):
+    """A registered text game other than the BabyAI-Text ``env`` section.
+
+    ``gym_id`` is a Gymnasium id registered by glam_env (``TextWorld/CoinCollector-v0``,
+    ``BoardGame-Text/TicTacToe-v0``, ...); ``kwargs`` go to ``gymnasium.make`` (e.g.
+    ``{"config": {"difficulty": {"level": 1}}}``) and are validated by the game itself
+    when the environments are built (before the run directory is written).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    gym_id: str = Field(min_length=1)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("gym_id")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        known = registered_text_games()
+        if value in known:
+            return value
+        close = difflib.get_close_matches(value, known, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        others = [k for k in known if not k.startswith("BabyAI-Text/")]
+        raise ValueError(
+            f"unknown text game {value!r}{hint} Registered games: {', '.join(others)} "
+            "(BabyAI-Text levels go in the env section)"
+        )
+
+    @property
+    def name(self) -> str:
+        """A short name for run directories and reports (the id without namespace/version)."""
+        return self.gym_id.split("/")[-1].rsplit("-v", 1)[0]
+
+
 class TrainConfig(BaseModel):
     """Everything ``glam train`` needs; loadable from YAML with ``--set`` overrides."""
 
@@ -179,6 +227,8 @@ class TrainConfig(BaseModel):
 
     run: RunSettings = Field(default_factory=RunSettings)
     env: BabyAITextConfig = Field(default_factory=BabyAITextConfig)
+    game: GameSection | None = None
+    """Another text game to train on instead of ``env`` (None: BabyAI-Text, ``env``)."""
     policy: PolicySection = Field(default_factory=PolicySection)
     default_model: DefaultModelRecipe = Field(default_factory=DefaultModelRecipe)
     ppo: PPOSection = Field(default_factory=PPOSection)
@@ -196,6 +246,16 @@ class TrainConfig(BaseModel):
                 raise ValueError(f"run.eval_level: {reason}") from None
         if "seed" in self.policy.model_fields_set and self.policy.seed != self.run.seed:
             raise ValueError("policy.seed is taken from run.seed; set run.seed instead")
+        if self.game is not None:
+            if self.run.eval_level is not None:
+                raise ValueError("run.eval_level is for BabyAI-Text levels; remove it with game")
+            if "bot" in self.run.eval_baselines:
+                raise ValueError("run.eval_baselines: the bot plays BabyAI only; use [random]")
+            if self.default_model.corpus_levels is not None:
+                raise ValueError(
+                    "default_model.corpus_levels are BabyAI-Text levels; with game the "
+                    "corpus is played in the game itself: remove them"
+                )
         return self
 
     # ------------------------------------------------------------------ derived
@@ -216,7 +276,15 @@ class TrainConfig(BaseModel):
 
     @property
     def eval_level(self) -> str:
+        """The evaluation level; with ``game``, the game's id."""
+        if self.game is not None:
+            return self.game.gym_id
         return self.run.eval_level or self.env.level
+
+    @property
+    def env_name(self) -> str:
+        """Short name of the training environment (BabyAI level or game)."""
+        return self.game.name if self.game is not None else self.env.level
 
     def to_yaml_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (what ``config.yaml`` of a run holds).
@@ -225,6 +293,8 @@ class TrainConfig(BaseModel):
         change; the PPO fields the run manages are left out (they come from ``run``).
         """
         data = self.model_dump(mode="json")
+        if data.get("game") is None:
+            data.pop("game", None)  # BabyAI-Text runs keep their config unchanged
         data["policy"].pop("seed", None)  # from run.seed
         ppo = data["ppo"]
         for key in PPO_MANAGED_FIELDS:

@@ -31,9 +31,9 @@ import torch
 import glam_env
 import glam_policy
 from glam_apps.atomic import atomic_directory, atomic_write_json
-from glam_apps.config import DefaultModelRecipe
+from glam_apps.config import DefaultModelRecipe, GameSection
+from glam_apps.games import EnvSpec, make_game
 from glam_apps.suites import TestSpec, env_config_for_test
-from glam_env import BabyAITextConfig, make_env
 from glam_policy import TEMPLATES, build_prompt, build_tiny_model, train_bpe_tokenizer
 from glam_policy.tiny import save_tiny_model
 
@@ -54,18 +54,21 @@ def cache_root() -> Path:
     return base / "glam"
 
 
-def corpus_env_configs(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> list[BabyAITextConfig]:
+def corpus_env_configs(recipe: DefaultModelRecipe, env: EnvSpec) -> list[EnvSpec]:
     """The environments the corpus is played in: the run's settings on each corpus level.
 
     The text variant is dropped (the corpus is the plain game's text); settings
-    that only apply to the run's level are dropped on other levels.
+    that only apply to the run's level are dropped on other levels. Another text
+    game (``GameSection``) is its own corpus.
     """
+    if isinstance(env, GameSection):
+        return [env]
     base = env.model_copy(update={"variant": glam_env.get_variant("none")})
     levels = recipe.corpus_levels or [env.level]
     return [env_config_for_test(base, TestSpec("corpus", level)) for level in levels]
 
 
-def recipe_payload(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> dict[str, Any]:
+def recipe_payload(recipe: DefaultModelRecipe, env: EnvSpec) -> dict[str, Any]:
     """Everything the built model depends on (hashed into its cache key)."""
     return {
         "recipe": recipe.model_dump(mode="json"),
@@ -77,13 +80,13 @@ def recipe_payload(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> dict[st
     }
 
 
-def recipe_key(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> str:
+def recipe_key(recipe: DefaultModelRecipe, env: EnvSpec) -> str:
     """A short hash naming the model a recipe builds for an environment."""
     payload = json.dumps(recipe_payload(recipe, env), sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
-def corpus_samples(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> Iterator[tuple[str, str]]:
+def corpus_samples(recipe: DefaultModelRecipe, env: EnvSpec) -> Iterator[tuple[str, str]]:
     """``(prompt, action)`` pairs of seeded random-action episodes.
 
     Prompts are rendered with a random named template so that every template's
@@ -92,7 +95,7 @@ def corpus_samples(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> Iterato
     rng = random.Random(recipe.seed)
     templates = list(TEMPLATES)
     for env_config in corpus_env_configs(recipe, env):
-        game = make_env(env_config)
+        game = make_game(env_config)
         try:
             for episode in range(recipe.corpus_episodes):
                 obs, _ = game.reset(seed=recipe.seed + episode)
@@ -170,12 +173,12 @@ def is_built(directory: Path) -> bool:
     return (directory / RECIPE_FILE).is_file() and (directory / "config.json").is_file()
 
 
-def model_dir_for(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> Path:
+def model_dir_for(recipe: DefaultModelRecipe, env: EnvSpec) -> Path:
     """Where the model of this recipe lives in the cache (it may not be built yet)."""
     return cache_root() / "models" / recipe_key(recipe, env)
 
 
-def ensure_default_model(recipe: DefaultModelRecipe, env: BabyAITextConfig) -> Path:
+def ensure_default_model(recipe: DefaultModelRecipe, env: EnvSpec) -> Path:
     """The directory of the offline default model, building it on first use."""
     directory = model_dir_for(recipe, env)
     if is_built(directory):

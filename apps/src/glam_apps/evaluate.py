@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from glam_apps.agents import Agent, BotAgent, PolicyAgent, RandomAgent
+from glam_apps.config import GameSection
 from glam_apps.config_io import compose
 from glam_apps.errors import UserError
+from glam_apps.games import EnvSpec, env_label, make_game
 from glam_apps.policies import (
     POLICY_CONFIG,
     load_policy_from_config,
@@ -61,7 +63,7 @@ __all__ = [
     "run_episodes",
     "suite_tests",
 ]
-from glam_env import BabyAITextConfig, make_env
+from glam_env import BabyAITextConfig
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class EpisodeOutcome:
 
 
 def run_episodes(
-    env_config: BabyAITextConfig,
+    env_config: EnvSpec,
     agent: Agent,
     seeds: Sequence[int],
     *,
@@ -91,11 +93,12 @@ def run_episodes(
     """Play one episode per seed, ``num_envs`` side by side; outcomes in seed order.
 
     Each environment takes the next seed from the queue when its episode ends,
-    so the result depends only on the seeds, the agent and ``num_envs``.
+    so the result depends only on the seeds, the agent and ``num_envs``. Success is
+    the game's ``info["success"]`` (the win, for board games).
     """
     if not seeds:
         return []
-    envs = [make_env(env_config) for _ in range(min(num_envs, len(seeds)))]
+    envs = [make_game(env_config) for _ in range(min(num_envs, len(seeds)))]
     queue = deque(enumerate(seeds))
     active: dict[int, dict[str, Any]] = {}
     outcomes: list[EpisodeOutcome] = []
@@ -159,6 +162,8 @@ class LoadedAgent:
     env_config: BabyAITextConfig
     base_level: str | None = None
     metadata: dict[str, Any] | None = None
+    game: GameSection | None = None
+    """Another text game (``TrainConfig.game``) to play instead of ``env_config``."""
 
 
 def load_agent(
@@ -183,8 +188,9 @@ def load_agent(
             agent,
             f"{path.name} ({kind})",
             config.env,
-            base_level=config.env.level,
+            base_level=config.eval_level if config.game is not None else config.env.level,
             metadata={"run_dir": str(path.resolve()), "checkpoint": kind},
+            game=config.game,
         )
     if (path / POLICY_CONFIG).is_file():
         overrides = {"device": device} if device else {}
@@ -238,6 +244,8 @@ def evaluate_agent(
         raise UserError(f"episodes must be >= 1, got {episodes}")
     if num_envs < 1:
         raise UserError(f"num_envs must be >= 1, got {num_envs}")
+    if loaded.game is not None:
+        return _evaluate_game(loaded, suite, level, episodes, seed, greedy, num_envs, on_episode)
     base_level = level or loaded.base_level or DEFAULT_BASE_LEVEL
     base_env = loaded.env_config
     if base_env.level != base_level:
@@ -268,9 +276,45 @@ def evaluate_agent(
     )
 
 
+def _evaluate_game(
+    loaded: LoadedAgent,
+    suite: str,
+    level: str | None,
+    episodes: int,
+    seed: int,
+    greedy: bool,
+    num_envs: int,
+    on_episode: Callable[[EpisodeOutcome], None] | None,
+) -> EvaluationReport:
+    """The ``level`` suite on a game other than BabyAI-Text (its only suite)."""
+    game = loaded.game
+    assert game is not None
+    if suite != "level":
+        raise UserError(
+            f"suite {suite!r} holds BabyAI-Text tests; {game.gym_id} has only the 'level' suite"
+        )
+    if level is not None and level != game.gym_id:
+        raise UserError(f"level {level!r} is a BabyAI-Text level; this agent plays {game.gym_id}")
+    agent = loaded.agent
+    agent.reseed(seed)
+    seeds = [seed + i for i in range(episodes)]
+    test = TestSpec("no change", game.gym_id)
+    logger.info("evaluating %s on %s", loaded.label, game.gym_id)
+    outcomes = _run_test(agent, game, test, seeds, num_envs, on_episode)
+    return EvaluationReport(
+        agent=loaded.label,
+        suite=suite,
+        episodes=episodes,
+        seed=seed,
+        greedy=bool(getattr(agent, "greedy", greedy)),
+        results=[_result(test.name, game, test, outcomes)],
+        metadata={**(loaded.metadata or {}), "base_level": game.gym_id},
+    )
+
+
 def _run_test(
     agent: Agent,
-    env_config: BabyAITextConfig,
+    env_config: EnvSpec,
     test: TestSpec,
     seeds: Sequence[int],
     num_envs: int,
@@ -284,14 +328,14 @@ def _run_test(
 
 def _result(
     name: str,
-    env_config: BabyAITextConfig,
+    env_config: EnvSpec,
     test: TestSpec,
     outcomes: Sequence[EpisodeOutcome],
     group: str = "test",
 ) -> EvalResult:
     return EvalResult(
         name=name,
-        level=env_config.level,
+        level=env_label(env_config),
         summary=summarize(
             [o.success for o in outcomes],
             [o.episode_return for o in outcomes],
@@ -346,6 +390,8 @@ def evaluate(
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
     loaded = load_agent(agent, greedy=greedy, seed=seed, checkpoint=checkpoint, device=device)
+    if env_overrides and loaded.game is not None:
+        raise UserError(f"--env-set changes BabyAI-Text settings; {loaded.game.gym_id} has none")
     if env_overrides:
         loaded.env_config = compose(
             BabyAITextConfig, base=loaded.env_config.model_dump(), overrides=env_overrides

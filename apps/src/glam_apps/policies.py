@@ -63,7 +63,7 @@ def model_source(config: TrainConfig) -> str:
     """The directory or hub name to load ``config.policy.model`` from (builds the default)."""
     model = config.policy.model
     if model == OFFLINE_DEFAULT:
-        return str(ensure_default_model(config.default_model, config.env))
+        return str(ensure_default_model(config.default_model, config.game or config.env))
     if looks_like_path(model):
         path = Path(model).expanduser()
         if not path.is_dir():

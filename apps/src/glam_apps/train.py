@@ -43,6 +43,7 @@ from glam_apps.config import TrainConfig
 from glam_apps.config_io import compose, load_yaml
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
+from glam_apps.games import make_game_vector_env
 from glam_apps.policies import (
     CHECKPOINT_CONFIG,
     build_policy,
@@ -52,7 +53,6 @@ from glam_apps.policies import (
 )
 from glam_apps.report import EvaluationReport, write_report
 from glam_apps.rundir import RunDir, read_jsonl
-from glam_env import make_vector_env
 from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter
 from glam_ppo import checkpoint as ppo_checkpoint
 
@@ -158,7 +158,7 @@ def _now() -> str:
 
 def default_run_dir(config: TrainConfig) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{stamp}-{config.env.level}"
+    return Path("runs") / f"{stamp}-{config.env_name}"
 
 
 def _write_status(run: RunDir, status: str, **extra: Any) -> None:
@@ -280,8 +280,10 @@ class _Session:
         else:
             self.hooks.event(f"loading model {config.policy.model}")
         self.policy = build_policy(config)
-        env = make_vector_env(
-            config.env, num_envs=config.run.num_envs, asynchronous=config.run.asynchronous_envs
+        env = make_game_vector_env(
+            config.game or config.env,
+            num_envs=config.run.num_envs,
+            asynchronous=config.run.asynchronous_envs,
         )
         groups = self.policy.param_groups(config.ppo.learning_rate, config.run.head_learning_rate)
         callbacks = [
@@ -301,7 +303,9 @@ class _Session:
         agent = PolicyAgent(
             self.policy, greedy=config.run.eval_greedy, seed=config.run.eval_seed, name="policy"
         )
-        return LoadedAgent(agent, "policy", config.env, base_level=config.eval_level)
+        return LoadedAgent(
+            agent, "policy", config.env, base_level=config.eval_level, game=config.game
+        )
 
     def _evaluate(self, loaded: LoadedAgent) -> EvaluationReport:
         run = self.config.run
@@ -518,6 +522,7 @@ def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
     for name in config.run.eval_baselines:
         loaded = load_agent(name, seed=config.run.eval_seed)
         loaded.env_config = config.env
+        loaded.game = config.game
         loaded.base_level = config.eval_level
         baselines.append(session._evaluate(loaded))
     combined = EvaluationReport(

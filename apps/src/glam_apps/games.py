@@ -1,0 +1,51 @@
+"""Environments of a run: BabyAI-Text (``env``) or another registered text game (``game``).
+
+Every game glam_env registers speaks the same text-game protocol, so the policy,
+PPO and the evaluation only need a way to build one environment, or a vector of
+them, from either section of the config. Gymnasium builds the other games
+(``gymnasium.make(gym_id, **kwargs)``); their own configs validate the kwargs, and a
+bad value becomes a one-line :class:`~glam_apps.errors.UserError`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import gymnasium
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+
+from glam_apps.config import GameSection
+from glam_apps.errors import UserError
+from glam_env import BabyAITextConfig, make_env, make_vector_env, register_other_games
+
+#: What an environment section of a run is.
+EnvSpec = BabyAITextConfig | GameSection
+
+
+def env_label(spec: EnvSpec) -> str:
+    """The level (BabyAI-Text) or gym id (other games) that reports name."""
+    return spec.gym_id if isinstance(spec, GameSection) else spec.level
+
+
+def make_game(spec: EnvSpec) -> Any:
+    """One environment of ``spec``."""
+    if not isinstance(spec, GameSection):
+        return make_env(spec)
+    register_other_games()
+    try:
+        return gymnasium.make(spec.gym_id, **spec.kwargs)
+    except (ValueError, TypeError) as error:
+        reason = " ".join(str(error).split())
+        raise UserError(f"game {spec.gym_id} with kwargs {spec.kwargs}: {reason}") from error
+
+
+def make_game_vector_env(spec: EnvSpec, num_envs: int, asynchronous: bool = False) -> VectorEnv:
+    """``num_envs`` copies of ``spec`` (sub-env ``i`` is reset with seed ``s + i``)."""
+    if not isinstance(spec, GameSection):
+        return make_vector_env(spec, num_envs=num_envs, asynchronous=asynchronous)
+    make_game(spec).close()  # a bad game fails here, once, with a clear error
+    env_fns = [functools.partial(make_game, spec) for _ in range(num_envs)]
+    if asynchronous:  # text observations cannot live in shared memory
+        return AsyncVectorEnv(env_fns, shared_memory=False, autoreset_mode=AutoresetMode.NEXT_STEP)
+    return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP)
