@@ -112,3 +112,12 @@ def test_babyai_only_settings_are_refused_with_a_game() -> None:
 
 def test_default_config_has_no_game_section() -> None:
     assert "game" not in TrainConfig().to_yaml_dict()
+
+
+def test_the_game_is_a_compatibility_key_on_resume() -> None:
+    from glam_apps.policies import config_differences
+
+    tictactoe = TrainConfig.model_validate({"game": TINY["game"]})
+    connect_four = TrainConfig.model_validate({"game": {"gym_id": "BoardGame-Text/ConnectFour-v0"}})
+    assert any(d.startswith("game:") for d in config_differences(tictactoe, connect_four))
+    assert config_differences(tictactoe, tictactoe) == []

@@ -291,7 +291,8 @@ def _evaluate_game(
     assert game is not None
     if suite != "level":
         raise UserError(
-            f"suite {suite!r} holds BabyAI-Text tests; {game.gym_id} has only the 'level' suite"
+            f"suite {suite!r} holds BabyAI-Text tests; {game.gym_id} has only the 'level' suite "
+            "(--suite level)"
         )
     if level is not None and level != game.gym_id:
         raise UserError(f"level {level!r} is a BabyAI-Text level; this agent plays {game.gym_id}")

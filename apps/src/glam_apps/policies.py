@@ -43,6 +43,7 @@ COMPATIBILITY_KEYS: tuple[str, ...] = (
     "policy.lora",
     "default_model",
     "env.actions",
+    "game",
     "run.num_envs",
 )
 
