@@ -30,15 +30,6 @@ OBSERVATIONS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Nano models run faster on one thread than on two shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def ppo_like_loss(policy: LLMPolicy) -> torch.Tensor:
     """Actor and critic terms, as a PPO update would combine them."""
     logits, values = policy(OBSERVATIONS)

@@ -42,15 +42,6 @@ OBSERVATIONS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Nano models run faster on one thread than on two shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small(model: Path | str, **fields) -> LLMPolicy:
     return LLMPolicy.from_config({"model": str(model), "value_hidden_sizes": [16], **fields})
 

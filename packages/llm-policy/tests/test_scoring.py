@@ -22,15 +22,6 @@ from glam_policy.scoring import ActionScorer, default_strategy, plan_chunks
 ATOL, RTOL = 1e-5, 1e-6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Nano models run faster on one thread than on two shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def decoder(tiny_decoder_dir: Path) -> PreTrainedModel:
     return AutoModelForCausalLM.from_pretrained(tiny_decoder_dir, dtype=torch.float32).eval()

@@ -26,15 +26,6 @@ OBSERVATIONS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Nano models run faster on one thread than on two shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def train_a_little(policy: LLMPolicy) -> None:
     """One step, so that saved weights differ from any initialisation (LoRA B starts at 0)."""
     optimizer = torch.optim.SGD(policy.param_groups(lm_lr=0.1, head_lr=0.1))
