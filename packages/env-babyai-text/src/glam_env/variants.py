@@ -38,21 +38,11 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from glam_env.actions import FRENCH_NO_OP_NAMES, PAPER_ACTIONS
 from glam_env.describer import describe_image
 from glam_env.french import FRENCH_ACTION_NAMES, translate_mission
 
 __all__ = ["VARIANT_NAMES", "TextVariant", "get_variant", "load_variant"]
-
-#: The paper's six action strings, in MiniGrid's order; six ``action_names``
-#: given for a differently sized action list replace these by position.
-PAPER_ACTION_NAMES: tuple[str, ...] = (
-    "turn left",
-    "turn right",
-    "go forward",
-    "pick up",
-    "drop",
-    "toggle",
-)
 
 #: Largest number of distinct texts a variant remembers the substitution of.
 _CACHE_SIZE = 65536
@@ -225,8 +215,8 @@ class TextVariant(BaseModel):
             return tuple(self.apply(name) for name in names)
         if len(self.action_names) == len(names):
             return self.action_names
-        if len(self.action_names) == len(PAPER_ACTION_NAMES):
-            renamed = dict(zip(PAPER_ACTION_NAMES, self.action_names, strict=True))
+        if len(self.action_names) == len(PAPER_ACTIONS):
+            renamed = dict(zip(PAPER_ACTIONS, self.action_names, strict=True))
             return tuple(renamed.get(name) or self.apply(name) for name in names)
         raise ValueError(
             f"variant {self.name!r} has {len(self.action_names)} action_names; the env has "
@@ -268,11 +258,7 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "french": {
             "language": "fr",
             "action_names": FRENCH_ACTION_NAMES,
-            "substitutions": {
-                "sleep": "dormir",
-                "do nothing": "ne rien faire",
-                "think": "réfléchir",
-            },
+            "substitutions": dict(FRENCH_NO_OP_NAMES),
             "plurals": False,
         },
     }
