@@ -191,3 +191,19 @@ def test_training_is_independent_of_global_rng_use_between_iterations(tmp_path: 
         assert torch.equal(a, b)
     torch.manual_seed(7)
     assert torch.equal(after_training, torch.rand(3))  # the caller's stream is untouched
+
+
+def test_atomic_text_files_get_the_usual_mode_and_leave_no_temporary(tmp_path: Path) -> None:
+    import os
+
+    from glam_ppo.checkpoint import write_json_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "state.json", {"step": 1, "loss": float("nan")})
+    finally:
+        os.umask(umask)
+    target = tmp_path / "state.json"
+    assert (target.stat().st_mode & 0o777) == 0o644
+    assert json.loads(target.read_text())["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from glam_ppo.buffer import Batch
+from glam_ppo.checkpoint import write_text_atomic
 from glam_ppo.episodes import EpisodeRecord
 
 if TYPE_CHECKING:
@@ -121,10 +120,7 @@ class JSONLWriter(Callback):
                     kept.append(line)
             except json.JSONDecodeError:
                 logger.warning("%s: dropping an unreadable line", self.path)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in kept))
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(line + "\n" for line in kept))
 
     def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
         if self._handle is None:

@@ -48,19 +48,31 @@ def _fsync_dir(path: Path) -> None:
         _fsync_file(path)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON through a temporary file in the same directory, then rename."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file in the same directory, then rename.
+
+    A kill at any moment leaves either the old file or the new one, never a torn one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, allow_nan=True)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(data, allow_nan=True))
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
