@@ -48,3 +48,17 @@ def test_atomic_files_get_the_usual_permissions(tmp_path) -> None:
     finally:
         os.umask(umask)
     assert (target.stat().st_mode & 0o777) == 0o644
+
+
+def test_atomic_directories_get_the_usual_permissions(tmp_path) -> None:
+    import os
+
+    from glam_apps.atomic import atomic_directory
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "model") as tmp:
+            (tmp / "a.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert ((tmp_path / "model").stat().st_mode & 0o777) == 0o755

@@ -115,6 +115,18 @@ def test_saving_over_an_existing_policy_replaces_it(tiny_decoder_dir, tmp_path) 
     assert leftovers == []
 
 
+def test_a_saved_policy_is_an_ordinary_folder(tiny_decoder_dir, tmp_path) -> None:
+    import os
+
+    policy = LLMPolicy.from_config({"model": str(tiny_decoder_dir), "value_hidden_sizes": [16]})
+    umask = os.umask(0o022)
+    try:
+        target = policy.save_pretrained(tmp_path / "policy")
+    finally:
+        os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == 0o755
+
+
 def test_overrides_apply_when_loading(tiny_decoder_dir, tmp_path) -> None:
     policy = LLMPolicy.from_config({"model": str(tiny_decoder_dir), "value_hidden_sizes": [16]})
     logits, _ = policy(OBSERVATIONS)

@@ -68,6 +68,9 @@ def save_policy(policy: LLMPolicy, directory: str | Path) -> Path:
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a saved policy is an ordinary folder
     try:
         lm_dir = staging / LM_DIR
         hf_model = policy.hf_model
