@@ -62,11 +62,6 @@ logger = logging.getLogger(__name__)
 _ENV_STREAM, _SAMPLER_STREAM, _SHUFFLE_STREAM, _ROLLOUT_TORCH, _UPDATE_TORCH = range(5)
 
 
-def _barrier(dist_ctx: DistributedContext) -> None:
-    if dist_ctx.enabled and dist_ctx.world_size > 1:
-        torch.distributed.barrier()
-
-
 class PPO:
     """Proximal Policy Optimization for any :class:`ActorCriticPolicy`.
 
@@ -281,7 +276,8 @@ class PPO:
     def save_checkpoint(self, directory: str | Path | None = None) -> Path:
         """Save the full training state atomically; the envs are reset before the next rollout.
 
-        Every rank must call this (it synchronises); rank 0 writes the shared files.
+        Every rank must call this (it synchronises). Rank 0 alone writes: the other
+        ranks' RNG states are gathered to it, so no other rank touches the directory.
         """
         module = self._module()
         target = directory if directory is not None else self.config.checkpoint_dir
@@ -290,25 +286,13 @@ class PPO:
         root = Path(target)
         name = ckpt.checkpoint_name(self.iteration)
         tmp = root / f".tmp-{name}"
-        if self.is_main_process:
-            ckpt.temporary_dir(root, name)
-        _barrier(self.dist)
-        rank = self.dist.rank
-        ckpt.save_tensors(
-            tmp / f"rank{rank}.safetensors",
-            {**global_rng_tensors(), "sampler": self.sampler.get_state()},
-        )
-        ckpt.write_json_atomic(
-            tmp / f"rank{rank}.json",
-            {
-                "rng": global_rng_json(),
-                "shuffle": self.shuffle_rng.bit_generator.state,
-                "reward_scaler": self.reward_scaler.state_dict(),
-            },
-        )
-        _barrier(self.dist)
+        rank_states = self._gather_rank_states()
         path = root / name
         if self.is_main_process:
+            ckpt.temporary_dir(root, name)
+            for rank, (tensors, payload) in enumerate(rank_states):
+                ckpt.save_tensors(tmp / f"rank{rank}.safetensors", tensors)
+                ckpt.write_json_atomic(tmp / f"rank{rank}.json", payload)
             trainable_only = self.config.checkpoint_trainable_only
             tensors, aliases = ckpt.module_tensors(module, trainable_only)
             ckpt.save_tensors(tmp / "model.safetensors", tensors)
@@ -329,46 +313,98 @@ class PPO:
             )
             path = ckpt.commit(root, tmp, name, self.config.keep_checkpoints)
             logger.info("checkpoint written: %s", path)
-        _barrier(self.dist)
+        self.dist.barrier()
         # Environment state is not saved: start the next rollout from seeded resets.
         self.collector.invalidate()
         self.callbacks.on_checkpoint(self, path)
         return path
 
+    def _rank_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """This rank's random state and reward statistics (what differs between ranks)."""
+        tensors = {**global_rng_tensors(), "sampler": self.sampler.get_state()}
+        payload = {
+            "rng": global_rng_json(),
+            "shuffle": self.shuffle_rng.bit_generator.state,
+            "reward_scaler": self.reward_scaler.state_dict(),
+        }
+        return tensors, payload
+
+    def _gather_rank_states(self) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+        """Every rank's :meth:`_rank_state`, in rank order (complete on rank 0 only)."""
+        mine = self._rank_state()
+        states = []
+        for src in range(self.dist.world_size):
+            tensors = self.dist.broadcast_tensors(mine[0] if src == self.dist.rank else None, src)
+            payload = self.dist.broadcast_json(mine[1] if src == self.dist.rank else None, src)
+            states.append((tensors, payload))
+        return states
+
     def load_checkpoint(self, path: str | Path) -> Path:
-        """Restore the training state from a checkpoint (or a root's ``latest``)."""
+        """Restore the training state from a checkpoint (or a root's ``latest``).
+
+        Every rank must call this. Rank 0 reads the files and broadcasts their
+        content, so the other ranks need not see the directory.
+        """
         module = self._module()
-        path = ckpt.resolve(path)
-        state = ckpt.read_json(path / "state.json")
-        if state.get("format") != ckpt.FORMAT:
-            raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
-        if state["world_size"] != self.dist.world_size:
-            raise CheckpointError(
-                f"{path} was written by {state['world_size']} rank(s); "
-                f"this run has {self.dist.world_size}"
-            )
+        main = self.is_main_process
+        world = self.dist.world_size
+        state: dict[str, Any] | None = None
+        model: dict[str, torch.Tensor] | None = None
+        optimizer: dict[str, torch.Tensor] | None = None
+        ranks: dict[str, torch.Tensor] = {}
+        rank_json: dict[str, Any] = {}
+        error = ""
+        if main:
+            try:
+                path = ckpt.resolve(path)
+                state = ckpt.read_json(path / "state.json")
+                if state.get("format") != ckpt.FORMAT:
+                    raise CheckpointError(
+                        f"{path}: unknown checkpoint format {state.get('format')!r}"
+                    )
+                if state["world_size"] != world:
+                    raise CheckpointError(
+                        f"{path} was written by {state['world_size']} rank(s); this run has {world}"
+                    )
+                model = ckpt.load_tensors(path / "model.safetensors")
+                optimizer = ckpt.load_tensors(path / "optimizer.safetensors")
+                for rank in range(world):
+                    for key, value in ckpt.load_tensors(path / f"rank{rank}.safetensors").items():
+                        ranks[f"{rank}/{key}"] = value
+                    rank_json[str(rank)] = ckpt.read_json(path / f"rank{rank}.json")
+            except Exception as failure:
+                if not self.dist.active:
+                    raise
+                error = f"{type(failure).__name__}: {failure}"
+        error = self.dist.broadcast_json(error)
+        if error:
+            raise CheckpointError(error)
+        path = Path(self.dist.broadcast_json(str(path)))
+        state = self.dist.broadcast_json(state)
+        assert state is not None
         saved = state["config"]
         current = self.config.model_dump(mode="json")
         changed = sorted(k for k in saved if saved[k] != current.get(k))
         if changed:
             logger.warning("resuming with changed config fields: %s", ", ".join(changed))
-        ckpt.load_module_tensors(
-            module,
-            ckpt.load_tensors(path / "model.safetensors"),
-            state["model"]["aliases"],
-            state["model"]["trainable_only"],
-        )
-        ckpt.load_optimizer_state(
-            self.optimizer, ckpt.load_tensors(path / "optimizer.safetensors"), state["optimizer"]
-        )
-        rank = self.dist.rank
-        rank_tensors = ckpt.load_tensors(path / f"rank{rank}.safetensors")
-        rank_json = ckpt.read_json(path / f"rank{rank}.json")
+        if main:
+            assert model is not None
+            ckpt.load_module_tensors(
+                module, model, state["model"]["aliases"], state["model"]["trainable_only"]
+            )
+        self.dist.broadcast_parameters([*module.parameters(), *module.buffers()])
+        optimizer = self.dist.broadcast_tensors(optimizer)
+        ckpt.load_optimizer_state(self.optimizer, optimizer, state["optimizer"])
+        ranks = self.dist.broadcast_tensors(ranks if main else None)
+        rank_json = self.dist.broadcast_json(rank_json if main else None)
+        prefix = f"{self.dist.rank}/"
+        rank_tensors = {k[len(prefix) :]: v for k, v in ranks.items() if k.startswith(prefix)}
+        mine = rank_json[str(self.dist.rank)]
         self.sampler.set_state(rank_tensors.pop("sampler"))
         restore_global_rng_tensors(rank_tensors)
-        restore_global_rng_json(rank_json["rng"])
-        self.shuffle_rng.bit_generator.state = rank_json["shuffle"]
-        self.reward_scaler.load_state_dict(rank_json["reward_scaler"])
+        restore_global_rng_json(mine["rng"])
+        self.shuffle_rng.bit_generator.state = mine["shuffle"]
+        self.reward_scaler.load_state_dict(mine["reward_scaler"])
         self.iteration = int(state["iteration"])
         self.global_step = int(state["global_step"])
         self.num_episodes = int(state["num_episodes"])
