@@ -126,6 +126,25 @@ class DistributedContext:
         with self._collective(tensor) as buffer:
             torch_dist.broadcast(buffer, src=src)
 
+    def replicas_identical(self, tensors: Iterable[torch.Tensor]) -> bool:
+        """Whether every rank holds the same values in ``tensors`` (a cheap fingerprint).
+
+        Each tensor contributes its float64 sum and sum of squares; the ranks compare
+        their fingerprints by max and min. Data parallel ranks apply the same updates
+        to the same parameters, so they must agree bit for bit: a difference means
+        the ranks diverged (a rank skipped a step, a non-deterministic op differs).
+        """
+        parts = []
+        for tensor in tensors:
+            values = tensor.detach().double()
+            parts += [values.sum(), values.square().sum()]
+        if not self.active:
+            return True
+        mine = torch.stack(parts).cpu() if parts else torch.zeros(1, dtype=torch.float64)
+        high = self.all_reduce_max(mine.clone())
+        low = -self.all_reduce_max(-mine)
+        return bool(torch.equal(high, low))
+
     def broadcast_parameters(self, tensors: Iterable[torch.Tensor]) -> None:
         """Copy rank 0's values into every rank's tensors (same initial model)."""
         if not self.active:

@@ -287,6 +287,13 @@ class PPO:
         name = ckpt.checkpoint_name(self.iteration)
         tmp = root / f".tmp-{name}"
         rank_states = self._gather_rank_states()
+        in_sync = self.dist.replicas_identical(module.parameters())
+        if not in_sync:
+            logger.error(
+                "the ranks hold different parameters at iteration %d: data parallel "
+                "training has diverged (the checkpoint holds rank 0's)",
+                self.iteration,
+            )
         path = root / name
         if self.is_main_process:
             ckpt.temporary_dir(root, name)
@@ -307,6 +314,7 @@ class PPO:
                     "global_step": self.global_step,
                     "num_episodes": self.num_episodes,
                     "world_size": self.dist.world_size,
+                    "replicas_identical": in_sync,
                     "model": {"aliases": aliases, "trainable_only": trainable_only},
                     "optimizer": optimizer_json,
                 },
