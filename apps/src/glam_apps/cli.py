@@ -8,7 +8,9 @@ its results; that is the only place of the package that prints.
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from glam_apps import __version__
-from glam_apps.errors import UserError
+from glam_apps.errors import RankAgreedError, UserError, launch_rank
 
 app = typer.Typer(
     name="glam",
@@ -30,6 +32,8 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console(highlight=False)
 _state = {"debug": False}
+#: How long a rank that raises rank 0's error waits before exiting (see main()).
+_AGREED_ERROR_GRACE_SECONDS = 2.0
 
 
 def _version_callback(value: bool) -> None:
@@ -146,13 +150,15 @@ def train(
         out.print(yaml.safe_dump(resolved.to_yaml_dict(), sort_keys=False), end="")
         return
     _quiet_transformers()
-    hooks, display = _train_display(progress)
+    main_rank = launch_rank() == 0  # under torchrun, rank 0 alone reports
+    hooks, display = _train_display(progress and main_rank)
     with display:
         if resume is not None:
             result = resume_run(resume, overrides=settings, hooks=hooks)
         else:
             result = train_run(load_train_config(config, settings), hooks=hooks)
-    _train_summary(result)
+    if main_rank:
+        _train_summary(result)
 
 
 def _train_display(show_bar: bool) -> tuple[Any, Any]:
@@ -454,9 +460,15 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as error:
         if "--debug" in args:
             raise
+        if isinstance(error, RankAgreedError):
+            # Rank 0 reports this one. torchrun ends every rank once one exits: leave
+            # rank 0 the moment it needs to print before this exit makes it stop.
+            time.sleep(_AGREED_ERROR_GRACE_SECONDS)
+            sys.exit(2)
         # Text, not markup: the message may hold brackets; soft_wrap keeps it one line.
         message = " ".join(str(error).split())
-        console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)
+        where = f"rank {launch_rank()}: " if "WORLD_SIZE" in os.environ else ""
+        console.print(Text.assemble((f"{where}error: ", "bold red"), message), soft_wrap=True)
         sys.exit(2)
 
 

@@ -10,6 +10,12 @@
     default_model:  the recipe of the offline default model (used when policy.model
                     is "offline-default")
     ppo:            glam_ppo.PPOConfig          (hyperparameters; ``preset:`` names a recipe)
+    distributed:    how several ranks (torchrun) share the work: data parallel or FSDP
+
+Under torchrun every count is global: ``run.num_envs`` and ``ppo.minibatch_size``
+are split evenly over the ranks (so K ranks perform the update one process would),
+``run.total_steps`` and every step count in metrics, checkpoints and evaluations
+count all ranks' environment steps; ``ppo.micro_batch_size`` is per rank (memory).
 
 The run's seed and length live in ``run`` only: ``ppo.seed`` and
 ``ppo.total_steps`` are filled from them (setting them differently is an error),
@@ -220,6 +226,25 @@ class GameSection(BaseModel):
         return self.gym_id.split("/")[-1].rsplit("-v", 1)[0]
 
 
+class DistributedSettings(BaseModel):
+    """How the ranks of a torchrun launch share the work (ignored in one process).
+
+    ``strategy``: ``data_parallel`` keeps a whole copy of the policy on every rank
+    and sums gradients over ranks; ``fsdp`` shards the LM's parameters, gradients and
+    optimizer states over the ranks (PyTorch FSDP2), for models that do not fit on
+    one device. ``backend``: ``auto`` is NCCL for GPU tensors (with gloo for the few
+    CPU ones) when CUDA is available, else gloo. ``timeout_minutes``: how long a
+    rank waits for the others in a collective (evaluations run on rank 0 while the
+    others wait) before the run fails instead of hanging.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["data_parallel", "fsdp"] = "data_parallel"
+    backend: Literal["auto", "nccl", "gloo"] = "auto"
+    timeout_minutes: float = Field(30.0, gt=0)
+
+
 class TrainConfig(BaseModel):
     """Everything ``glam train`` needs; loadable from YAML with ``--set`` overrides."""
 
@@ -232,6 +257,7 @@ class TrainConfig(BaseModel):
     policy: PolicySection = Field(default_factory=PolicySection)
     default_model: DefaultModelRecipe = Field(default_factory=DefaultModelRecipe)
     ppo: PPOSection = Field(default_factory=PPOSection)
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
 
     @model_validator(mode="after")
     def _single_source_of_truth(self) -> TrainConfig:
@@ -266,7 +292,22 @@ class TrainConfig(BaseModel):
 
     @property
     def steps_per_update(self) -> int:
+        """Env steps per PPO update over all ranks (``run.num_envs`` is global)."""
         return self.ppo.num_steps * self.run.num_envs
+
+    def per_rank(self, world_size: int) -> tuple[int, int]:
+        """``(num_envs, minibatch_size)`` of one rank of ``world_size``; a clear error
+        when the global values do not split evenly."""
+        for name, value in (
+            ("run.num_envs", self.run.num_envs),
+            ("ppo.minibatch_size", self.ppo.minibatch_size),
+        ):
+            if value % world_size:
+                raise ValueError(
+                    f"{name}={value} cannot be split evenly over {world_size} ranks: "
+                    f"use a multiple of {world_size} (it is the total over all ranks)"
+                )
+        return self.run.num_envs // world_size, self.ppo.minibatch_size // world_size
 
     def updates_for(self, env_steps: int | None) -> int | None:
         """Env steps -> whole PPO updates (rounded up, at least 1)."""

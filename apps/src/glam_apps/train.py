@@ -10,6 +10,10 @@ Stopping. A first Ctrl-C (SIGINT) or SIGTERM asks the run to stop at the end of
 the current PPO update; it then saves a checkpoint and returns with status
 ``interrupted``. A second signal stops at once (nothing more is saved).
 
+Several processes. Under ``torchrun`` (see :mod:`glam_apps.distributed`) every
+rank trains its share of the environments and rank 0 alone writes the run
+directory and evaluates while the others wait; counts are global.
+
 Resuming. ``resume(run_dir)`` rebuilds everything from the run's ``config.yaml``
 and the newest checkpoint; the PPO checkpoint holds parameters, optimizer and
 RNG states and counters, and the environments restart from seeded resets after
@@ -41,6 +45,7 @@ from glam_apps.agents import PolicyAgent
 from glam_apps.atomic import append_jsonl, atomic_write_json, atomic_write_text, atomic_write_yaml
 from glam_apps.config import TrainConfig
 from glam_apps.config_io import compose, load_yaml
+from glam_apps.distributed import Launch, agreed, any_rank, main_rank_first, process_group
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
 from glam_apps.games import make_game_vector_env
@@ -55,6 +60,7 @@ from glam_apps.report import EvaluationReport, write_report
 from glam_apps.rundir import RunDir, read_jsonl
 from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter
 from glam_ppo import checkpoint as ppo_checkpoint
+from glam_ppo.distributed import DistributedContext
 
 logger = logging.getLogger(__name__)
 
@@ -223,11 +229,14 @@ class RunCallback(Callback):
             session.periodic_evaluation(trainer)
         if session.hooks.on_progress is not None:
             session.hooks.on_progress(self.progress(trainer, metrics))
-        if session.stop.is_set():
+        # A signal may reach the ranks at different updates: all stop at the same one.
+        if any_rank(session.launch, session.stop.is_set()):
             trainer.request_stop()
 
     def on_checkpoint(self, trainer: PPO, path: Path) -> None:
         self.last_checkpoint_iteration = trainer.iteration
+        if not self.session.launch.is_main:
+            return
         atomic_write_yaml(path / CHECKPOINT_CONFIG, self.session.config.to_yaml_dict())
         _write_status(
             self.session.run,
@@ -244,12 +253,23 @@ class RunCallback(Callback):
 class _Session:
     """Everything one call of train/resume builds and owns."""
 
-    def __init__(self, config: TrainConfig, run: RunDir, hooks: TrainHooks, stop: StopFlag) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run: RunDir,
+        hooks: TrainHooks,
+        stop: StopFlag,
+        launch: Launch | None = None,
+    ) -> None:
         self.config = config
         self.run = run
-        self.hooks = hooks
+        self.launch = launch or Launch()
+        # Only rank 0 reports progress: the others would repeat it.
+        self.hooks = hooks if self.launch.is_main else TrainHooks()
         self.stop = stop
-        best = load_yaml(run.best / BEST_FILE) if (run.best / BEST_FILE).is_file() else {}
+        best = {}
+        if self.launch.is_main and (run.best / BEST_FILE).is_file():
+            best = load_yaml(run.best / BEST_FILE)
         self.best_success: float | None = best.get("success_rate")
         self.last_eval_success: float | None = None
         self.last_eval: tuple[int, EvaluationReport] | None = None
@@ -262,7 +282,11 @@ class _Session:
 
     def ppo_config(self) -> PPOConfig:
         config = self.config
+        _, minibatch_size = self.per_rank()
+        micro = config.ppo.micro_batch_size
         return config.ppo.to_ppo_config(
+            minibatch_size=minibatch_size,
+            micro_batch_size=None if micro is None else min(micro, minibatch_size),
             seed=config.run.seed,
             total_steps=config.run.total_steps,
             checkpoint_every=config.updates_for(config.run.checkpoint_every),
@@ -270,8 +294,16 @@ class _Session:
             keep_checkpoints=config.run.keep_checkpoints,
         )
 
+    def per_rank(self) -> tuple[int, int]:
+        """This rank's ``(num_envs, minibatch_size)`` (the config's values are global)."""
+        try:
+            return self.config.per_rank(self.launch.world_size)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
     def build(self) -> PPO:
         config = self.config
+        num_envs, _ = self.per_rank()
         if config.run.torch_threads is not None:
             torch.set_num_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)
@@ -279,18 +311,21 @@ class _Session:
             self.hooks.event("preparing the offline default model (built once, then cached)")
         else:
             self.hooks.event(f"loading model {config.policy.model}")
-        self.policy = build_policy(config)
+        with main_rank_first(self.launch):
+            self.policy = build_policy(config)
         env = make_game_vector_env(
             config.game or config.env,
-            num_envs=config.run.num_envs,
+            num_envs=num_envs,
             asynchronous=config.run.asynchronous_envs,
         )
         groups = self.policy.param_groups(config.ppo.learning_rate, config.run.head_learning_rate)
-        callbacks = [
-            JSONLWriter(self.run.metrics),
-            TensorBoardWriter(self.run.tensorboard),
-            self.callback,
-        ]
+        callbacks: list[Callback] = [self.callback]
+        if self.launch.is_main:
+            callbacks = [
+                JSONLWriter(self.run.metrics),
+                TensorBoardWriter(self.run.tensorboard),
+                self.callback,
+            ]
         self.trainer = PPO(
             self.policy, env, self.ppo_config(), param_groups=groups, callbacks=callbacks
         )
@@ -319,7 +354,22 @@ class _Session:
             num_envs=run.eval_num_envs,
         )
 
-    def periodic_evaluation(self, trainer: PPO) -> EvaluationReport:
+    def periodic_evaluation(self, trainer: PPO) -> EvaluationReport | None:
+        """Evaluate and record (rank 0; the other ranks wait and get ``None``)."""
+        with self.main_rank_only() as main:
+            if main:
+                return self._periodic_evaluation(trainer)
+        return None
+
+    @contextmanager
+    def main_rank_only(self) -> Iterator[bool]:
+        """A block rank 0 runs while the other ranks wait for it (yields "am I rank 0")."""
+        yield self.launch.is_main
+        # Not reached when rank 0 fails in the block: torchrun then ends the others.
+        if self.launch.distributed:
+            DistributedContext().barrier()
+
+    def _periodic_evaluation(self, trainer: PPO) -> EvaluationReport:
         self.hooks.event(f"evaluating at {trainer.global_step} env steps")
         report = self._evaluate(self._policy_agent())
         summary = report.results[0].summary
@@ -376,7 +426,17 @@ def train(
     stop: StopFlag | None = None,
     handle_signals: bool = True,
 ) -> TrainResult:
-    """Start a new run in ``config.run.run_dir`` (default ``runs/<time>-<level>``)."""
+    """Start a new run in ``config.run.run_dir`` (default ``runs/<time>-<level>``).
+
+    Under torchrun, every rank calls this with the same config (see
+    :mod:`glam_apps.distributed`); rank 0 picks and owns the run directory.
+    """
+    settings = config.distributed
+    with process_group(settings.backend, settings.timeout_minutes) as launch:
+        return _train(config, launch, hooks, stop, handle_signals)
+
+
+def _new_run_dir(config: TrainConfig) -> str:
     run = RunDir.at(config.run.run_dir or default_run_dir(config))
     if run.is_run():
         raise UserError(
@@ -385,14 +445,38 @@ def train(
         )
     if run.root.exists() and any(run.root.iterdir()):
         raise UserError(f"run directory {run.root} exists and is not empty")
+    return str(run.root)
+
+
+def _train(
+    config: TrainConfig,
+    launch: Launch,
+    hooks: TrainHooks | None,
+    stop: StopFlag | None,
+    handle_signals: bool,
+) -> TrainResult:
+    run = RunDir.at(agreed(launch, lambda: _new_run_dir(config)))
     config = config.model_copy(update={"run": config.run.model_copy(update={"run_dir": run.root})})
-    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag())
+    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag(), launch)
     try:
         trainer = session.build()  # everything that can fail on bad input fails here
-        run.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_yaml(run.config, config.to_yaml_dict())
-        _write_status(run, "running", started=_now(), global_step=0, iteration=0)
-        session.hooks.event(f"run directory: {run.root}")
+        if launch.is_main:
+            run.root.mkdir(parents=True, exist_ok=True)
+            atomic_write_yaml(run.config, config.to_yaml_dict())
+            _write_status(
+                run,
+                "running",
+                started=_now(),
+                global_step=0,
+                iteration=0,
+                world_size=launch.world_size,
+            )
+            session.hooks.event(f"run directory: {run.root}")
+            if launch.distributed:
+                session.hooks.event(
+                    f"{launch.world_size} ranks ({config.distributed.strategy}): "
+                    f"{config.run.num_envs // launch.world_size} envs each"
+                )
         return _learn(session, trainer, handle_signals)
     finally:
         session.close()
@@ -406,7 +490,24 @@ def resume(
     stop: StopFlag | None = None,
     handle_signals: bool = True,
 ) -> TrainResult:
-    """Continue a run from its newest checkpoint (``overrides``: e.g. ``run.total_steps=...``)."""
+    """Continue a run from its newest checkpoint (``overrides``: e.g. ``run.total_steps=...``).
+
+    Under torchrun, the run must be resumed with as many ranks as it was trained with.
+    """
+    overrides = list(overrides)
+    # The process group comes before the run's config can be read (rank 0 reads it):
+    # only --set distributed.* overrides apply to it.
+    settings = compose(
+        TrainConfig, overrides=[o for o in overrides if o.startswith("distributed.")]
+    ).distributed
+    with process_group(settings.backend, settings.timeout_minutes) as launch:
+        return _resume(run_dir, overrides, launch, hooks, stop, handle_signals)
+
+
+def _check_resumable(
+    run_dir: str | os.PathLike[str], overrides: list[str], launch: Launch
+) -> dict[str, Any]:
+    """Rank 0's checks before resuming; the resolved config and the checkpoint to load."""
     run = RunDir.at(run_dir).require_run()
     saved = compose(TrainConfig, path=run.config)
     config = compose(TrainConfig, path=run.config, overrides=overrides)
@@ -423,19 +524,43 @@ def resume(
     if latest is None:
         raise UserError(f"run {run.root} has no checkpoint to resume from")
     check_compatible(latest, config)
-    done = int(ppo_checkpoint.read_json(latest / "state.json").get("global_step", 0))
+    state = ppo_checkpoint.read_json(latest / "state.json")
+    written_by = int(state.get("world_size", 1))
+    if written_by != launch.world_size:
+        how = f"torchrun --nproc_per_node {written_by}" if written_by > 1 else "without torchrun"
+        raise IncompatibleCheckpointError(
+            f"run {run.root} was trained with {written_by} rank(s) and this launch has "
+            f"{launch.world_size}: resume it with the same number ({how})"
+        )
+    done = int(state.get("global_step", 0))
     if done >= config.updates_for(config.run.total_steps) * config.steps_per_update:
         raise UserError(
             f"run {run.root} already reached {done} env steps; "
             f"to train longer: --resume {run.root} --set run.total_steps=<more>"
         )
-    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag())
+    return {"root": str(run.root), "config": config.to_yaml_dict(), "latest": str(latest)}
+
+
+def _resume(
+    run_dir: str | os.PathLike[str],
+    overrides: list[str],
+    launch: Launch,
+    hooks: TrainHooks | None,
+    stop: StopFlag | None,
+    handle_signals: bool,
+) -> TrainResult:
+    plan = agreed(launch, lambda: _check_resumable(run_dir, overrides, launch))
+    run = RunDir(Path(plan["root"]))
+    config = TrainConfig.model_validate(plan["config"])
+    latest = Path(plan["latest"])
+    session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag(), launch)
     try:
         trainer = session.build()
         try:
             trainer.load_checkpoint(latest)
         except Exception as error:
-            load_training_weights(session.policy, latest)  # names the mismatch, or re-raises
+            if launch.is_main:
+                load_training_weights(session.policy, latest)  # names the mismatch, or re-raises
             raise IncompatibleCheckpointError(
                 f"checkpoint {latest} cannot be resumed: {' '.join(str(error).split())}"
             ) from error
@@ -445,11 +570,12 @@ def resume(
                 f"to train longer: --resume {run.root} --set run.total_steps=<more>"
             )
         session.callback.last_checkpoint_iteration = trainer.iteration
-        _truncate_jsonl_after(run.evaluations, trainer.global_step)
-        if overrides:
-            atomic_write_yaml(run.config, config.to_yaml_dict())
-        _write_status(run, "running", resumed=_now())
-        session.hooks.event(f"resuming {run.root} at {trainer.global_step} env steps")
+        if launch.is_main:
+            _truncate_jsonl_after(run.evaluations, trainer.global_step)
+            if overrides:
+                atomic_write_yaml(run.config, config.to_yaml_dict())
+            _write_status(run, "running", resumed=_now())
+            session.hooks.event(f"resuming {run.root} at {trainer.global_step} env steps")
         return _learn(session, trainer, handle_signals)
     finally:
         session.close()
@@ -466,8 +592,9 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
             trainer.learn()
     except BaseException as error:
         # Stopped at once (second signal) or failed: the last checkpoint stands.
-        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        _write_status(run, status, global_step=trainer.global_step, iteration=trainer.iteration)
+        if session.launch.is_main:
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            _write_status(run, status, global_step=trainer.global_step, iteration=trainer.iteration)
         raise
     interrupted = trainer.iteration < trainer.num_iterations
     if session.callback.last_checkpoint_iteration != trainer.iteration:
@@ -480,9 +607,10 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         best_success=session.best_success,
     )
     if interrupted:
-        _write_status(
-            run, "interrupted", global_step=trainer.global_step, iteration=trainer.iteration
-        )
+        if session.launch.is_main:
+            _write_status(
+                run, "interrupted", global_step=trainer.global_step, iteration=trainer.iteration
+            )
         session.hooks.event(
             f"stopped at {trainer.global_step} env steps ({session.stop.reason}); "
             f"continue with: glam train --resume {run.root}"
@@ -490,11 +618,17 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         result.seconds = time.perf_counter() - start
         return result
     try:
-        _finish(session, trainer, result)
+        with session.main_rank_only() as main:
+            if main:
+                _finish(session, trainer, result)
     except KeyboardInterrupt:
-        _write_status(
-            run, "interrupted", global_step=trainer.global_step, note="final evaluation interrupted"
-        )
+        if session.launch.is_main:
+            _write_status(
+                run,
+                "interrupted",
+                global_step=trainer.global_step,
+                note="final evaluation interrupted",
+            )
         raise
     result.seconds = time.perf_counter() - start
     return result
@@ -508,7 +642,7 @@ def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
     if session.last_eval is not None and session.last_eval[0] == trainer.global_step:
         report = session.last_eval[1]  # just evaluated at this step
     else:
-        report = session.periodic_evaluation(trainer)
+        report = session._periodic_evaluation(trainer)
     report = EvaluationReport(
         agent=f"{run.root.name} (final)",
         suite=report.suite,
