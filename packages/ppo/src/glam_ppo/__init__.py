@@ -30,6 +30,7 @@ from glam_ppo.evaluation import EvaluationResult, evaluate
 from glam_ppo.mlp import MLPActorCritic
 from glam_ppo.observations import policy_input, split_observations
 from glam_ppo.policy import ActorCriticPolicy, ValuePredictor
+from glam_ppo.sharding import gathered, is_sharded, shard_policy
 from glam_ppo.trainer import PPO
 from glam_ppo.update import ppo_loss_terms, ppo_update
 
@@ -59,9 +60,12 @@ __all__ = [
     "__version__",
     "compute_gae",
     "evaluate",
+    "gathered",
+    "is_sharded",
     "latest_checkpoint",
     "policy_input",
     "ppo_loss_terms",
     "ppo_update",
+    "shard_policy",
     "split_observations",
 ]

@@ -151,34 +151,46 @@ def load_module_tensors(
 # --- optimizer -------------------------------------------------------------------
 
 
+def _split_state(
+    state: dict[Any, dict[str, Any]], param_id: dict[Any, int] | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, Any]]]:
+    """Per-parameter optimizer state as ``"<id>.<name>"`` tensors and JSON scalars.
+
+    ``param_id`` maps the state's keys to parameter ids (positions in the
+    optimizer's groups, as ``Optimizer.state_dict`` numbers them); None: the keys
+    are those ids already.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for key, entries in state.items():
+        index = key if param_id is None else param_id[key]
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{name}"] = value
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, scalars
+
+
+def _group_json(state_dict: dict[str, Any]) -> dict[str, Any]:
+    """The JSON part of an optimizer state dict: groups (ids as params), ids with state."""
+    groups = []
+    for group in state_dict["param_groups"]:
+        groups.append({k: list(v) if isinstance(v, tuple) else v for k, v in group.items()})
+    return {"param_groups": groups, "state_ids": sorted(state_dict["state"])}
+
+
 def optimizer_state(
     optimizer: torch.optim.Optimizer,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split ``optimizer.state_dict()`` into tensors and JSON-ready values."""
     state_dict = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for param_id, entries in state_dict["state"].items():
-        for name, value in entries.items():
-            if isinstance(value, torch.Tensor):
-                tensors[f"{param_id}.{name}"] = value
-            else:
-                scalars.setdefault(str(param_id), {})[name] = value
-    groups = []
-    for group in state_dict["param_groups"]:
-        groups.append({k: list(v) if isinstance(v, tuple) else v for k, v in group.items()})
-    return tensors, {"param_groups": groups, "scalars": scalars}
+    tensors, scalars = _split_state(state_dict["state"])
+    return tensors, {**_group_json(state_dict), "scalars": scalars}
 
 
-def load_optimizer_state(
-    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], data: dict[str, Any]
-) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, value in tensors.items():
-        param_id, name = key.split(".", 1)
-        state.setdefault(int(param_id), {})[name] = value
-    for param_id, entries in data["scalars"].items():
-        state.setdefault(int(param_id), {}).update(entries)
+def _saved_groups(optimizer: torch.optim.Optimizer, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checkpoint's parameter groups, checked against the optimizer's, tuples restored."""
     current = optimizer.param_groups
     if len(current) != len(data["param_groups"]):
         raise CheckpointError(
@@ -191,10 +203,213 @@ def load_optimizer_state(
         groups.append(
             {k: tuple(v) if isinstance(live.get(k), tuple) else v for k, v in saved.items()}
         )
+    return groups
+
+
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], data: dict[str, Any]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        param_id, name = key.split(".", 1)
+        state.setdefault(int(param_id), {})[name] = value
+    for param_id, entries in data["scalars"].items():
+        state.setdefault(int(param_id), {}).update(entries)
+    groups = _saved_groups(optimizer, data)
     try:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as error:
         raise CheckpointError(f"optimizer state does not fit the optimizer: {error}") from error
+
+
+# --- sharded (FSDP2) modules -------------------------------------------------------
+#
+# A sharded run writes the very files an unsharded run writes: full tensors under the
+# unsharded names (FSDP2 keeps them), optimizer state keyed by parameter id. The
+# functions below are collectives (every rank calls them); torch's distributed state
+# dict gathers each tensor in turn to rank 0's CPU, and on loading rank 0 alone needs
+# the files' tensors: it broadcasts them and every rank keeps its shard.
+
+
+def _rank() -> int:
+    dist = torch.distributed
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _stored_names(
+    module: torch.nn.Module, trainable_only: bool
+) -> tuple[list[str], dict[str, str]]:
+    """Names to store and ``alias -> stored name``, as :func:`module_tensors` finds them.
+
+    A sharded module's tensors cannot be compared by storage (each rank holds a
+    piece), so tied parameters are found by identity, which FSDP2 preserves.
+    """
+    live = module.state_dict(keep_vars=True)
+    if trainable_only:
+        trainable = {name for name, p in module.named_parameters() if p.requires_grad}
+        live = {k: v for k, v in live.items() if k in trainable}
+    names: list[str] = []
+    aliases: dict[str, str] = {}
+    first: dict[int, str] = {}
+    for name, tensor in live.items():
+        stored = first.setdefault(id(tensor), name)
+        if stored == name:
+            names.append(name)
+        else:
+            aliases[name] = stored
+    return names, aliases
+
+
+def full_module_tensors(
+    module: torch.nn.Module, trainable_only: bool
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """:func:`module_tensors` of a sharded module: full CPU tensors on rank 0, ``{}`` elsewhere.
+
+    A collective. The aliases are returned on every rank. With ``trainable_only``
+    the frozen parameters are not even gathered (LoRA: the adapters alone).
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(
+        full_state_dict=True, cpu_offload=True, ignore_frozen_params=trainable_only
+    )
+    state = get_model_state_dict(module, options=options)
+    names, aliases = _stored_names(module, trainable_only)
+    tensors = {name: state[name] for name in names} if state else {}
+    return tensors, aliases
+
+
+def check_module_tensors(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    aliases: dict[str, str],
+    trainable_only: bool,
+) -> None:
+    """Raise :class:`CheckpointError` unless the names fit ``module`` (no communication).
+
+    For a sharded module, rank 0 checks before :func:`load_full_module_tensors`: a
+    mismatch found inside that collective would leave the other ranks waiting.
+    """
+    expected = set(module.state_dict(keep_vars=True))
+    if trainable_only:
+        required = {name for name, p in module.named_parameters() if p.requires_grad}
+    else:
+        required = expected
+    given = set(tensors) | set(aliases)
+    missing = sorted(required - given)
+    unexpected = sorted(given - expected)
+    if missing or unexpected:
+        raise CheckpointError(
+            "checkpoint does not fit the policy: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+
+
+def load_full_module_tensors(
+    module: torch.nn.Module,
+    tensors: dict[str, torch.Tensor],
+    aliases: dict[str, str],
+    trainable_only: bool,
+) -> None:
+    """Load full tensors (rank 0's; other ranks pass ``{}``) into a sharded module.
+
+    A collective: rank 0 broadcasts each tensor and every rank keeps its shard.
+    Check the names first with :func:`check_module_tensors` on rank 0.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    state = dict(tensors)
+    if state:
+        for alias, name in aliases.items():
+            state[alias] = tensors[name]
+    options = StateDictOptions(
+        full_state_dict=True, broadcast_from_rank0=True, strict=not trainable_only
+    )
+    set_model_state_dict(module, state, options=options)
+
+
+def full_optimizer_state(
+    module: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """:func:`optimizer_state` of a sharded module's optimizer: same layout, full tensors.
+
+    A collective; the tensors come on rank 0 (``{}`` elsewhere), the JSON on every
+    rank. torch's full optimizer state dict keys the state by parameter name; the
+    names are turned back into the ids ``Optimizer.state_dict`` uses (positions in
+    the groups), so the file also loads into the unsharded optimizer.
+    """
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_optimizer_state_dict,
+    )
+
+    data = {**_group_json(optimizer.state_dict()), "scalars": {}}
+    if not optimizer.state:
+        # torch would first create the state with a zero-learning-rate step, which
+        # changes Adam's step count: an optimizer that has not stepped has nothing.
+        return {}, data
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    full = get_optimizer_state_dict(module, optimizer, options=options)
+    if not full or not full.get("state"):
+        return {}, data
+    names = [name for group in full["param_groups"] for name in group["params"]]
+    tensors, scalars = _split_state(full["state"], {name: i for i, name in enumerate(names)})
+    return tensors, {**data, "scalars": scalars}
+
+
+def load_full_optimizer_state(
+    module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    data: dict[str, Any],
+) -> None:
+    """Load :func:`full_optimizer_state`'s output (rank 0's tensors; ``{}`` elsewhere).
+
+    A collective. ``data`` (the JSON part) must be the same on every rank: it
+    decides, without communication, whether there is any state to broadcast.
+    """
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_optimizer_state_dict,
+    )
+
+    groups = _saved_groups(optimizer, data)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    sizes = [len(group["params"]) for group in groups]
+    if sizes != [len(group["params"]) for group in optimizer.param_groups]:
+        raise CheckpointError(
+            f"optimizer state does not fit the optimizer: groups of {sizes} parameters, "
+            f"the optimizer has {[len(g['params']) for g in optimizer.param_groups]}"
+        )
+    state_ids = data.get("state_ids")
+    if state_ids is None or state_ids:
+        name_of = {id(p): name for name, p in module.named_parameters()}
+        names = [name_of[id(p)] for p in params]
+        full: dict[str, Any] = {}
+        if _rank() == 0:
+            state: dict[str, dict[str, Any]] = {}
+            for key, value in tensors.items():
+                param_id, entry = key.split(".", 1)
+                state.setdefault(names[int(param_id)], {})[entry] = value
+            for param_id, entries in data["scalars"].items():
+                state.setdefault(names[int(param_id)], {}).update(entries)
+            full = {
+                "state": state,
+                "param_groups": [
+                    {**group, "params": [names[i] for i in group["params"]]} for group in groups
+                ],
+            }
+        options = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+        set_optimizer_state_dict(module, optimizer, full, options=options)
+        if state_ids is not None:
+            # torch creates every parameter's state before loading (a zero step);
+            # parameters without state in the checkpoint get none, as when saved.
+            keep = set(state_ids)
+            for index, param in enumerate(params):
+                if index not in keep:
+                    optimizer.state.pop(param, None)
+    for live, saved in zip(optimizer.param_groups, groups, strict=True):
+        live.update({k: v for k, v in saved.items() if k != "params"})
 
 
 # --- directories -----------------------------------------------------------------

@@ -55,6 +55,7 @@ from glam_ppo.rng import (
     seeded_torch_rng,
 )
 from glam_ppo.schedules import schedule_factor
+from glam_ppo.sharding import check_optimizer, gathered, is_sharded, sum_gradients
 from glam_ppo.update import ppo_update
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,16 @@ class PPO:
             policy.parameters(), self.config, param_groups
         )
         remember_base_lrs(self.optimizer)
-        if isinstance(policy, torch.nn.Module):
+        #: FSDP2-sharded policy (glam_ppo.sharding): rollouts run gathered, checkpoints
+        #: gather full tensors, and FSDP reduces the gradients in the backward.
+        self.sharded = is_sharded(policy)
+        if isinstance(policy, torch.nn.Module) and self.sharded:
+            # The parameters are shards (shard_policy synchronised them first); the
+            # gradients must be summed over ranks, as the unsharded all-reduce does.
+            check_optimizer(policy, self.optimizer)
+            sum_gradients(policy)
+            self.dist.broadcast_parameters(policy.buffers())
+        elif isinstance(policy, torch.nn.Module):
             self.dist.broadcast_parameters([*policy.parameters(), *policy.buffers()])
         seed = self.config.seed
         rank = self.dist.rank
@@ -211,7 +221,9 @@ class PPO:
         if self.collector.needs_reset:
             self.collector.reset(self._env_seeds())
         self.callbacks.on_rollout_start(self)
-        with seeded_torch_rng(self._stream_seed(_ROLLOUT_TORCH)):
+        # A sharded policy is gathered for the whole rollout: its forwards then need no
+        # collective, whatever number of calls each rank makes.
+        with seeded_torch_rng(self._stream_seed(_ROLLOUT_TORCH)), gathered(self.policy):
             episodes = self.collector.collect(self.buffer)
         batch = self.buffer.finish(self.config.gamma, self.config.gae_lambda)
         for episode in episodes:
@@ -287,23 +299,30 @@ class PPO:
         name = ckpt.checkpoint_name(self.iteration)
         tmp = root / f".tmp-{name}"
         rank_states = self._gather_rank_states()
-        in_sync = self.dist.replicas_identical(module.parameters())
+        # Shards differ by design: only unsharded replicas can be compared.
+        in_sync = self.dist.replicas_identical([] if self.sharded else module.parameters())
         if not in_sync:
             logger.error(
                 "the ranks hold different parameters at iteration %d: data parallel "
                 "training has diverged (the checkpoint holds rank 0's)",
                 self.iteration,
             )
+        trainable_only = self.config.checkpoint_trainable_only
+        model_state = optimizer_state = None
+        if self.sharded:  # collectives: the full tensors are gathered on rank 0
+            model_state = ckpt.full_module_tensors(module, trainable_only)
+            optimizer_state = ckpt.full_optimizer_state(module, self.optimizer)
         path = root / name
         if self.is_main_process:
             ckpt.temporary_dir(root, name)
             for rank, (tensors, payload) in enumerate(rank_states):
                 ckpt.save_tensors(tmp / f"rank{rank}.safetensors", tensors)
                 ckpt.write_json_atomic(tmp / f"rank{rank}.json", payload)
-            trainable_only = self.config.checkpoint_trainable_only
-            tensors, aliases = ckpt.module_tensors(module, trainable_only)
+            tensors, aliases = model_state or ckpt.module_tensors(module, trainable_only)
             ckpt.save_tensors(tmp / "model.safetensors", tensors)
-            optimizer_tensors, optimizer_json = ckpt.optimizer_state(self.optimizer)
+            optimizer_tensors, optimizer_json = optimizer_state or ckpt.optimizer_state(
+                self.optimizer
+            )
             ckpt.save_tensors(tmp / "optimizer.safetensors", optimizer_tensors)
             ckpt.write_json_atomic(
                 tmp / "state.json",
@@ -375,6 +394,10 @@ class PPO:
                         f"{path} was written by {state['world_size']} rank(s); this run has {world}"
                     )
                 model = ckpt.load_tensors(path / "model.safetensors")
+                if self.sharded:  # checked before the collective that loads it
+                    ckpt.check_module_tensors(
+                        module, model, state["model"]["aliases"], state["model"]["trainable_only"]
+                    )
                 optimizer = ckpt.load_tensors(path / "optimizer.safetensors")
                 for rank in range(world):
                     for key, value in ckpt.load_tensors(path / f"rank{rank}.safetensors").items():
@@ -395,14 +418,22 @@ class PPO:
         changed = sorted(k for k in saved if saved[k] != current.get(k))
         if changed:
             logger.warning("resuming with changed config fields: %s", ", ".join(changed))
-        if main:
-            assert model is not None
-            ckpt.load_module_tensors(
-                module, model, state["model"]["aliases"], state["model"]["trainable_only"]
+        if self.sharded:  # collectives: rank 0 broadcasts, every rank keeps its shards
+            ckpt.load_full_module_tensors(
+                module, model or {}, state["model"]["aliases"], state["model"]["trainable_only"]
             )
-        self.dist.broadcast_parameters([*module.parameters(), *module.buffers()])
-        optimizer = self.dist.broadcast_tensors(optimizer)
-        ckpt.load_optimizer_state(self.optimizer, optimizer, state["optimizer"])
+            ckpt.load_full_optimizer_state(
+                module, self.optimizer, optimizer or {}, state["optimizer"]
+            )
+        else:
+            if main:
+                assert model is not None
+                ckpt.load_module_tensors(
+                    module, model, state["model"]["aliases"], state["model"]["trainable_only"]
+                )
+            self.dist.broadcast_parameters([*module.parameters(), *module.buffers()])
+            optimizer = self.dist.broadcast_tensors(optimizer)
+            ckpt.load_optimizer_state(self.optimizer, optimizer, state["optimizer"])
         ranks = self.dist.broadcast_tensors(ranks if main else None)
         rank_json = self.dist.broadcast_json(rank_json if main else None)
         prefix = f"{self.dist.rank}/"

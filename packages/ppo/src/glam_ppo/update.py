@@ -3,13 +3,22 @@
 Every detail is visible here (Schulman et al. 2017; the "37 details" of Huang et
 al. 2022): clipped surrogate, optional value clipping, entropy bonus, optional
 per-minibatch advantage normalisation, KL early stopping, global gradient-norm
-clipping. Two additions make it fit large policies:
+clipping. Three additions make it fit large policies:
 
 * micro-batching: a minibatch is processed in pieces whose gradients accumulate.
   Each piece's loss is its *sum* of per-sample losses divided by the whole
   minibatch's size (and normalisation statistics are taken over the whole
   minibatch first), so the accumulated gradient is the unsplit one.
 * data parallelism: the same sums are all-reduced over ranks (see distributed.py).
+* sharded data parallelism (FSDP2, see sharding.py): the backward reduce-scatters
+  the gradients itself (summed, not averaged), so the hand-written all-reduce is
+  skipped; gradient norms are global over the shards. FSDP communicates inside
+  every forward and backward, so all ranks must run the same number of them:
+  each minibatch is cut into as many micro-batches as the rank that needs the
+  most, and a rank with fewer samples pads with zero-weighted passes. Gradients
+  are reduce-scattered after every micro-batch, not only after the last one (as
+  ``set_requires_gradient_sync(False)`` would allow): accumulating unsharded
+  gradients would keep a full gradient on every rank, what sharding avoids.
 
 A NaN or infinite loss or gradient never reaches the parameters: the update
 stops with :class:`NonFiniteLossError` or, if configured, skips that step.
@@ -28,9 +37,10 @@ from glam_ppo import distributions as dist
 from glam_ppo.buffer import Batch
 from glam_ppo.config import PPOConfig
 from glam_ppo.distributed import DistributedContext
-from glam_ppo.errors import NonFiniteLossError
+from glam_ppo.errors import NonFiniteLossError, PPOError
 from glam_ppo.optim import trainable_parameters
 from glam_ppo.policy import ActorCriticPolicy, check_output
+from glam_ppo.sharding import full_tensor, is_sharded, is_sharded_tensor
 
 logger = logging.getLogger(__name__)
 
@@ -146,12 +156,14 @@ def clip_grad_norm(params: list[torch.nn.Parameter], max_norm: float) -> float:
     As ``torch.nn.utils.clip_grad_norm_`` (same formula, ``max_norm / (norm + 1e-6)``),
     with one fused norm over all gradients when they share a device: on small models
     the per-tensor calls of the generic version cost more than the arithmetic.
+    Sharded (``DTensor``) gradients go through ``clip_grad_norm_``, whose norm is
+    reduced over the shards: every rank gets and applies the same global norm.
     """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
-    if len({(g.device, g.dtype) for g in grads}) > 1:
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    if len({(g.device, g.dtype) for g in grads}) > 1 or any(map(is_sharded_tensor, grads)):
+        return float(full_tensor(torch.nn.utils.clip_grad_norm_(params, max_norm)))
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     if math.isfinite(max_norm):
         torch._foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp(max=1.0))
@@ -162,6 +174,32 @@ def _micro_slices(indices: np.ndarray, micro_batch_size: int | None) -> list[np.
     if micro_batch_size is None or micro_batch_size >= len(indices):
         return [indices]
     return [indices[i : i + micro_batch_size] for i in range(0, len(indices), micro_batch_size)]
+
+
+def _sharded_pass_counts(
+    chunks: list[np.ndarray],
+    whole: bool,
+    micro_batch_size: int | None,
+    batch_size: int,
+    dist_ctx: DistributedContext,
+) -> list[int]:
+    """Per minibatch, the most micro-batches any rank needs (one collective per epoch).
+
+    Under FSDP every forward and backward communicates, so every rank must run as
+    many as the others. A rank pads with passes on one of its samples weighted 0,
+    so it needs at least one sample; all ranks fail together otherwise.
+    """
+    counts = [
+        1 if whole else sum(1 for p in _micro_slices(c, micro_batch_size) if len(p)) for c in chunks
+    ]
+    maxima = dist_ctx.all_reduce_max(torch.tensor([*counts, -batch_size], dtype=torch.int64))
+    *passes, minus_smallest = maxima.tolist()
+    if minus_smallest == 0:
+        raise PPOError(
+            "a rank has no valid transition in this rollout: a sharded (FSDP) update needs "
+            "at least one on every rank (use more steps or environments per rank)"
+        )
+    return passes
 
 
 def ppo_update(
@@ -180,6 +218,7 @@ def ppo_update(
     """
     dist_ctx = dist_ctx or DistributedContext()
     params = trainable_parameters(optimizer)
+    sharded = is_sharded(policy)
     num_minibatches = max(1, math.ceil(batch.capacity / config.minibatch_size))
     max_norm = config.max_grad_norm if config.max_grad_norm is not None else math.inf
     totals = np.zeros(_NUM_STATS, dtype=np.float64)
@@ -203,6 +242,11 @@ def ppo_update(
             normalisers = _minibatch_normalisers(
                 advantages64, chunks, config.normalize_advantages, dist_ctx
             )
+            passes = (
+                _sharded_pass_counts(chunks, whole, config.micro_batch_size, batch.size, dist_ctx)
+                if sharded
+                else None
+            )
             for k, chunk in enumerate(chunks):
                 global_size, adv_mean, adv_std = normalisers[k].tolist()
                 if global_size == 0:
@@ -219,8 +263,10 @@ def ppo_update(
                     adv_std,
                     where=f"epoch {epoch}, minibatch {k}",
                     distributed=dist_ctx.enabled,
+                    num_passes=None if passes is None else passes[k],
                 )
-                dist_ctx.all_reduce_gradients(params)
+                if not sharded:  # FSDP's backward has reduce-scattered them already
+                    dist_ctx.all_reduce_gradients(params)
                 if dist_ctx.enabled:
                     stats = dist_ctx.all_reduce_sum(torch.from_numpy(stats)).numpy()
                 if stats[_NONFINITE] > 0:
@@ -290,15 +336,23 @@ def _accumulate_gradients(
     adv_std: float,
     where: str,
     distributed: bool,
+    num_passes: int | None = None,
 ) -> np.ndarray:
     """Backward every micro-batch of one minibatch; return its summed statistics.
 
     ``chunk`` None means the whole batch in its order (one minibatch per epoch:
-    shuffling would only change the order of a sum).
+    shuffling would only change the order of a sum). ``num_passes`` (sharded
+    policies): run exactly that many forward/backward passes, padding with passes
+    on the batch's first sample whose loss is multiplied by 0 (a zero gradient
+    that still takes part in FSDP's collectives); empty pieces are not run.
     """
     stats = np.zeros(_NUM_STATS, dtype=np.float64)
     pieces = [None] if chunk is None else _micro_slices(chunk, config.micro_batch_size)
-    for piece in pieces:
+    work: list[tuple[np.ndarray | None, bool]] = [(piece, True) for piece in pieces]
+    if num_passes is not None:
+        work = [(p, True) for p in pieces if p is None or len(p)]
+        work += [(np.zeros(1, dtype=np.int64), False)] * (num_passes - len(work))
+    for piece, real in work:
         mb = batch if piece is None else batch.select(piece)
         logits, values = policy(mb.observations)
         check_output(logits, values, mb.size)
@@ -323,6 +377,9 @@ def _accumulate_gradients(
         loss = policy_sum + config.vf_coef * value_sum
         if config.ent_coef:  # without it the entropy stays out of the backward graph
             loss = loss - config.ent_coef * entropy_sum
+        if not real:
+            (loss * 0.0).backward()
+            continue
         loss = loss / global_size
         if not math.isfinite(loss.item()):
             message = (
@@ -334,6 +391,10 @@ def _accumulate_gradients(
                 raise NonFiniteLossError(message)
             logger.warning(message)
             stats[_NONFINITE] += 1
+            if num_passes is not None:
+                # FSDP communicates in the backward: run it anyway. The (non-finite)
+                # gradient is never applied, since the step is skipped on every rank.
+                loss.backward()
             continue
         loss.backward()
         with torch.no_grad():
