@@ -185,6 +185,27 @@ def test_resume_of_a_two_rank_run_is_exact(
         assert torch.equal(resumed[name], straight[name]), name
 
 
+def test_fsdp_run_resumes_and_matches_data_parallel(
+    straight_run: Path, tmp_path: Path, tiny_args: Callable[..., list[str]], glam: Callable
+) -> None:
+    """FSDP over 2 ranks: the same training as data parallel, resumable, loadable in one."""
+    run = tmp_path / "fsdp"
+    sharded = tiny_args(*TWO_RANKS, "distributed.strategy=fsdp")
+    first = ["train", *sharded, "--steps", str(STEPS_PER_UPDATE), "--run-dir", str(run)]
+    _ok(_torchrun([*first, "--no-progress"]))
+    more = ["train", "--resume", str(run), "--set", f"run.total_steps={2 * STEPS_PER_UPDATE}"]
+    result = _torchrun([*more, "--no-progress"])
+    _ok(result)
+    assert "returned a view tensor" not in result.stderr
+    fsdp, data_parallel = _model(run, 2), _model(straight_run, 2)
+    assert fsdp.keys() == data_parallel.keys()
+    for name in data_parallel:
+        torch.testing.assert_close(fsdp[name], data_parallel[name], rtol=1e-5, atol=1e-6)
+    # The policy written by the sharded run is whole: one CPU process evaluates it.
+    evaluated = glam("evaluate", str(run), "--suite", "level", "--episodes", "2", "--device", "cpu")
+    assert evaluated.code == 0, evaluated.stderr
+
+
 def test_an_error_all_ranks_meet_is_reported_once(straight_run: Path) -> None:
     result = _torchrun(["train", "--run-dir", str(straight_run), "--no-progress"])
     assert result.returncode != 0

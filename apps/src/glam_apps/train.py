@@ -32,7 +32,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,7 +58,8 @@ from glam_apps.policies import (
 )
 from glam_apps.report import EvaluationReport, write_report
 from glam_apps.rundir import RunDir, read_jsonl
-from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter
+from glam_apps.sharding import PolicySaver, shard_llm_policy
+from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter, gathered
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo.distributed import DistributedContext
 
@@ -274,9 +275,12 @@ class _Session:
         self.last_eval_success: float | None = None
         self.last_eval: tuple[int, EvaluationReport] | None = None
         self.policy: Any = None
+        self.saver: PolicySaver | None = None
         self.trainer: PPO | None = None
         self.callback = RunCallback(self)
         self._eval_writer: Any = None
+        #: Env steps of the last evaluation (known on every rank, unlike its report).
+        self.last_eval_step: int | None = None
 
     # -- building -------------------------------------------------------------------
 
@@ -313,6 +317,9 @@ class _Session:
             self.hooks.event(f"loading model {config.policy.model}")
         with main_rank_first(self.launch):
             self.policy = build_policy(config)
+        if config.distributed.strategy == "fsdp":
+            self.policy = shard_llm_policy(self.policy)  # before the optimizer is built
+        self.saver = PolicySaver(self.policy, config, self.launch)
         env = make_game_vector_env(
             config.game or config.env,
             num_envs=num_envs,
@@ -355,21 +362,40 @@ class _Session:
         )
 
     def periodic_evaluation(self, trainer: PPO) -> EvaluationReport | None:
-        """Evaluate and record (rank 0; the other ranks wait and get ``None``)."""
-        with self.main_rank_only() as main:
+        """Evaluate and record; a new best policy is saved. Every rank calls this.
+
+        Rank 0 plays the episodes while the others wait (a sharded policy is gathered
+        on all ranks for it); it returns the report on rank 0 and ``None`` elsewhere.
+        """
+        report: EvaluationReport | None = None
+        record: dict[str, Any] = {}
+        with self.main_rank_only(gather=True) as main:
             if main:
-                return self._periodic_evaluation(trainer)
-        return None
+                report, record = self._evaluate_and_record(trainer)
+        self.last_eval_step = trainer.global_step
+        improved = bool(record.get("improved"))
+        if self.launch.distributed:
+            improved = bool(DistributedContext().broadcast_json(improved))
+        if improved:
+            self.save_policy(self.run.best, extra={BEST_FILE: record.get("record", {})})
+        if report is not None and self.hooks.on_evaluation is not None:
+            self.hooks.on_evaluation(record["record"])
+        return report
 
     @contextmanager
-    def main_rank_only(self) -> Iterator[bool]:
-        """A block rank 0 runs while the other ranks wait for it (yields "am I rank 0")."""
-        yield self.launch.is_main
-        # Not reached when rank 0 fails in the block: torchrun then ends the others.
-        if self.launch.distributed:
-            DistributedContext().barrier()
+    def main_rank_only(self, gather: bool = False) -> Iterator[bool]:
+        """A block rank 0 runs while the others wait (yields "am I rank 0").
 
-    def _periodic_evaluation(self, trainer: PPO) -> EvaluationReport:
+        ``gather``: rank 0 uses the policy in the block, so a sharded policy is
+        gathered on every rank for it (its forwards then need no collective).
+        """
+        with gathered(self.policy) if gather else nullcontext():
+            yield self.launch.is_main
+            # Not reached when rank 0 fails in the block: torchrun then ends the others.
+            if self.launch.distributed:
+                DistributedContext().barrier()
+
+    def _evaluate_and_record(self, trainer: PPO) -> tuple[EvaluationReport, dict[str, Any]]:
         self.hooks.event(f"evaluating at {trainer.global_step} env steps")
         report = self._evaluate(self._policy_agent())
         summary = report.results[0].summary
@@ -383,12 +409,10 @@ class _Session:
         self._tensorboard(record)
         self.last_eval_success = summary.success_rate
         self.last_eval = (trainer.global_step, report)
-        if self.best_success is None or summary.success_rate > self.best_success:
+        improved = self.best_success is None or summary.success_rate > self.best_success
+        if improved:
             self.best_success = summary.success_rate
-            self.save_policy(self.run.best, extra={BEST_FILE: record})
-        if self.hooks.on_evaluation is not None:
-            self.hooks.on_evaluation(record)
-        return report
+        return report, {"record": record, "improved": improved}
 
     def _tensorboard(self, record: dict[str, Any]) -> None:
         try:
@@ -403,11 +427,18 @@ class _Session:
             logger.debug("tensorboard not installed: evaluation scalars only in JSONL")
 
     def save_policy(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
-        """Save the policy with the run config (and ``extra`` JSON files), atomically."""
-        self.policy.save_pretrained(directory)
-        atomic_write_yaml(directory / CHECKPOINT_CONFIG, self.config.to_yaml_dict())
-        for name, payload in (extra or {}).items():
-            atomic_write_json(directory / name, payload)
+        """Save the policy with the run config (and ``extra`` JSON files), atomically.
+
+        Every rank calls this (a sharded policy is gathered); rank 0 writes.
+        """
+
+        def write_extra(target: Path) -> None:
+            atomic_write_yaml(target / CHECKPOINT_CONFIG, self.config.to_yaml_dict())
+            for name, payload in (extra or {}).items():
+                atomic_write_json(target / name, payload)
+
+        assert self.saver is not None
+        self.saver.save(directory, write_extra)
 
     def close(self) -> None:
         if self._eval_writer is not None:
@@ -618,9 +649,7 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         result.seconds = time.perf_counter() - start
         return result
     try:
-        with session.main_rank_only() as main:
-            if main:
-                _finish(session, trainer, result)
+        _finish(session, trainer, result)
     except KeyboardInterrupt:
         if session.launch.is_main:
             _write_status(
@@ -635,14 +664,24 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
 
 
 def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
-    """Final policy, final evaluation (with baselines on the same seeds), status."""
+    """Final policy, final evaluation (with baselines on the same seeds), status.
+
+    Every rank calls this; rank 0 evaluates and writes while the others wait.
+    """
+    session.save_policy(session.run.final)
+    session.hooks.event(f"final evaluation on {session.config.eval_level}")
+    if session.last_eval_step != trainer.global_step:
+        session.periodic_evaluation(trainer)
+    with session.main_rank_only() as main:
+        if main:
+            _final_report(session, trainer, result)
+
+
+def _final_report(session: _Session, trainer: PPO, result: TrainResult) -> None:
+    """Rank 0: the final evaluation's report with the baselines, and the status."""
     run, config = session.run, session.config
-    session.save_policy(run.final)
-    session.hooks.event(f"final evaluation on {config.eval_level}")
-    if session.last_eval is not None and session.last_eval[0] == trainer.global_step:
-        report = session.last_eval[1]  # just evaluated at this step
-    else:
-        report = session._periodic_evaluation(trainer)
+    assert session.last_eval is not None and session.last_eval[0] == trainer.global_step
+    report = session.last_eval[1]
     report = EvaluationReport(
         agent=f"{run.root.name} (final)",
         suite=report.suite,
