@@ -35,6 +35,7 @@ from glam_apps.errors import UserError
 from glam_apps.games import EnvSpec, env_label, make_game
 from glam_apps.policies import (
     POLICY_CONFIG,
+    device_override,
     load_policy_from_config,
     load_run_policy,
     load_saved_policy,
@@ -175,7 +176,11 @@ def load_agent(
     device: str | None = None,
     policy_overrides: dict[str, Any] | None = None,
 ) -> LoadedAgent:
-    """``random``, ``bot``, a run directory, a saved policy, or a model (hub name or dir)."""
+    """``random``, ``bot``, a run directory, a saved policy, or a model (hub name or dir).
+
+    ``device`` (e.g. ``cpu``, ``cuda:1``) replaces the policy's own, ``auto`` included.
+    """
+    overrides = device_override(device)
     if spec == "random":
         return LoadedAgent(RandomAgent(seed), "random", BabyAITextConfig())
     if spec == "bot":
@@ -193,7 +198,6 @@ def load_agent(
             game=config.game,
         )
     if (path / POLICY_CONFIG).is_file():
-        overrides = {"device": device} if device else {}
         policy = load_saved_policy(path, **overrides)
         return LoadedAgent(
             PolicyAgent(policy, greedy=greedy, seed=seed, name=path.name),
@@ -208,8 +212,7 @@ def load_agent(
     from glam_policy import LLMPolicyConfig
 
     values: dict[str, Any] = {"model": str(path.resolve()) if path.is_dir() else spec}
-    if device:
-        values["device"] = device
+    values.update(overrides)
     values.update(policy_overrides or {})
     try:
         policy_config = LLMPolicyConfig(**values)

@@ -17,7 +17,7 @@ from glam_apps.config_io import ConfigError, load_yaml, validate
 from glam_apps.default_model import ensure_default_model
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.rundir import RunDir
-from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError
+from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError, validate_device
 from glam_ppo import CheckpointError
 from glam_ppo import checkpoint as ppo_checkpoint
 
@@ -28,7 +28,10 @@ CHECKPOINT_CONFIG = "glam_config.yaml"
 #: Saved-policy marker (written by ``LLMPolicy.save_pretrained``).
 POLICY_CONFIG = "policy_config.json"
 
-#: Config keys a checkpoint's weights and optimizer state depend on.
+#: Config keys a checkpoint's weights and optimizer state depend on. Where and how
+#: precisely the policy computes (``policy.device``, ``policy.dtype``,
+#: ``policy.autocast``) is deliberately not among them: a run may resume on another
+#: machine, and saved tensors are converted to the parameters' dtype when loaded.
 COMPATIBILITY_KEYS: tuple[str, ...] = (
     "policy.model",
     "policy.architecture",
@@ -79,6 +82,20 @@ def policy_config(config: TrainConfig, source: str | None = None) -> LLMPolicyCo
     values["model"] = source if source is not None else model_source(config)
     values["seed"] = config.run.seed
     return LLMPolicyConfig(**values)
+
+
+def device_override(device: str | None) -> dict[str, str]:
+    """``{"device": device}`` for a device a user asked for, ``{}`` for none.
+
+    Checked here, before anything loads, so that a typo is one line naming the
+    value and the allowed forms rather than a torch error deep in loading.
+    """
+    if not device:
+        return {}
+    try:
+        return {"device": validate_device(device)}
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 def load_policy_from_config(config: LLMPolicyConfig) -> LLMPolicy:
@@ -187,19 +204,20 @@ def run_checkpoint(run: RunDir, which: Which = "auto") -> tuple[str, Path]:
 def load_run_policy(
     run_dir: str | os.PathLike[str], which: Which = "auto", *, device: str | None = None
 ) -> tuple[LLMPolicy, TrainConfig, str]:
-    """The trained policy of a run, its config, and which checkpoint was used."""
+    """The trained policy of a run, its config, and which checkpoint was used.
+
+    ``device`` replaces the run's ``policy.device`` (which may be ``auto``).
+    """
+    overrides = device_override(device)
     run = RunDir.at(run_dir)
     config = read_run_config(run)
     kind, path = run_checkpoint(run, which)
     check_compatible(path, config)
-    overrides = {"device": device} if device else {}
     if kind in ("final", "best"):
         return load_saved_policy(path, **overrides), config, kind
     # A periodic checkpoint holds the whole training state: rebuild, then load weights.
-    if device:
-        config = config.model_copy(
-            update={"policy": config.policy.model_copy(update={"device": device})}
-        )
+    if overrides:
+        config = config.model_copy(update={"policy": config.policy.model_copy(update=overrides)})
     policy = build_policy(config)
     load_training_weights(policy, path)
     return policy, config, kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,19 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cpu_only() -> Iterator[None]:
+    """``device: auto`` (the default) means the CPU in these tests, even on a GPU machine.
+
+    The tests compare scores to float32 references at 1e-5; on a GPU "auto" would
+    also mean bfloat16 autocast. Module scope, so that the policies of module-scoped
+    fixtures are built on the CPU too. Tests of the GPU rules simulate a GPU themselves.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.cuda, "is_available", lambda: False)
+        yield
 
 
 @pytest.fixture(scope="session")

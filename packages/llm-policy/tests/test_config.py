@@ -12,7 +12,8 @@ from glam_policy import LLMPolicyConfig, PromptTemplate
 
 def test_defaults_follow_the_paper() -> None:
     cfg = LLMPolicyConfig(model="some/model")
-    assert cfg.architecture == "auto" and cfg.dtype == "float32" and cfg.pretrained
+    assert cfg.architecture == "auto" and cfg.pretrained
+    assert cfg.device == "auto" and cfg.dtype == "auto" and cfg.autocast == "auto"
     assert cfg.template == "paper" and cfg.normalization == "sum" and cfg.head == "scoring"
     assert cfg.value_hidden_sizes == [1024, 1024] and cfg.finetuning == "full"
     assert cfg.trust_remote_code is False
@@ -26,10 +27,32 @@ def test_dtype_aliases(alias, name) -> None:
 
 
 @pytest.mark.parametrize(
+    ("alias", "name"),
+    [("BF16", "bfloat16"), ("half", "float16"), ("none", "off"), (False, "off"), ("auto", "auto")],
+)
+def test_autocast_aliases(alias, name) -> None:
+    # False: YAML reads a bare ``autocast: off`` as a boolean.
+    assert LLMPolicyConfig(model="m", autocast=alias).autocast == name
+
+
+def test_autocast_off_from_yaml(tmp_path) -> None:
+    (tmp_path / "policy.yaml").write_text("model: m\nautocast: off\n")
+    assert LLMPolicyConfig.from_file(tmp_path / "policy.yaml").autocast == "off"
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_devices_are_checked_by_form_only(device) -> None:
+    # A GPU config must stay readable on a machine without one.
+    assert LLMPolicyConfig(model="m", device=device).device == device
+
+
+@pytest.mark.parametrize(
     ("fields", "message"),
     [
         ({"dtype": "int8"}, "unknown dtype 'int8'"),
-        ({"device": "gpu7"}, "unknown device 'gpu7'"),
+        ({"device": "gpu7"}, "unknown device 'gpu7'; use 'auto', 'cpu', 'cuda', 'cuda:N'"),
+        ({"autocast": "int8"}, "unknown autocast 'int8'; allowed: auto, off, bfloat16"),
+        ({"autocast": True}, "unknown autocast True"),
         ({"template": "pirate"}, "unknown prompt template 'pirate'"),
         ({"normalization": "max"}, "normalization"),
         ({"finetuning": "qlora"}, "finetuning"),

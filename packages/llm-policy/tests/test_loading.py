@@ -75,9 +75,17 @@ def test_position_limit(tiny_decoder_dir, tiny_encoder_decoder_dir) -> None:
     assert position_limit(seq2seq.model, seq2seq.tokenizer) == 512  # the tokenizer's length
 
 
-def test_device_auto_resolves() -> None:
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
+def test_device_auto_resolves(monkeypatch) -> None:
+    assert resolve_device("auto") == torch.device("cpu")  # the conftest hides GPUs
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    # No index: the current CUDA device, which a distributed launcher sets per process.
+    assert resolve_device("auto") == torch.device("cuda")
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_dtype_auto_loads_float32_on_the_cpu(tiny_decoder_dir) -> None:
+    loaded = load_language_model(config(tiny_decoder_dir, finetuning="frozen"))
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
 
 
 def test_empty_directory_is_a_one_line_error(tmp_path) -> None:

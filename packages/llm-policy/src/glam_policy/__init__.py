@@ -7,7 +7,7 @@ policy, and an MLP on the model's hidden state is the critic. Start with
 :mod:`glam_policy.tiny` make everything runnable without a model hub.
 """
 
-from glam_policy.config import LLMPolicyConfig, LoraSettings
+from glam_policy.config import LLMPolicyConfig, LoraSettings, validate_device
 from glam_policy.encoding import EncodedBatch, PolicyEncoder, parse_observations
 from glam_policy.errors import ModelLoadError, PolicyInputError
 from glam_policy.finetuning import apply_finetuning, disable_dropout
@@ -20,6 +20,7 @@ from glam_policy.loading import (
     position_limit,
 )
 from glam_policy.policy import LLMPolicy
+from glam_policy.precision import Precision, resolve_precision
 from glam_policy.prompts import (
     TEMPLATES,
     PromptTemplate,
@@ -56,6 +57,7 @@ __all__ = [
     "PolicyEncoder",
     "PolicyInput",
     "PolicyInputError",
+    "Precision",
     "PromptTemplate",
     "ScoringResult",
     "ValueHead",
@@ -76,8 +78,10 @@ __all__ = [
     "parse_observations",
     "plan_chunks",
     "position_limit",
+    "resolve_precision",
     "resolve_template",
     "save_tiny_model",
     "train_bpe_tokenizer",
     "truncate_left",
+    "validate_device",
 ]

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from glam_policy.prompts import TEMPLATES, PromptTemplate
 
-Dtype = Literal["float32", "bfloat16", "float16"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+Autocast = Literal["auto", "off", "bfloat16", "float16"]
 DTYPE_ALIASES: dict[str, str] = {
+    "auto": "auto",
     "fp32": "float32",
     "float": "float32",
     "float32": "float32",
@@ -27,6 +29,18 @@ DTYPE_ALIASES: dict[str, str] = {
     "half": "float16",
     "float16": "float16",
 }
+AUTOCAST_ALIASES: dict[str, str] = {
+    "auto": "auto",
+    "off": "off",
+    "none": "off",
+    "bf16": "bfloat16",
+    "bfloat16": "bfloat16",
+    "fp16": "float16",
+    "half": "float16",
+    "float16": "float16",
+}
+#: What a device may be, for error messages.
+DEVICE_FORMS = "'auto', 'cpu', 'cuda', 'cuda:N' (e.g. 'cuda:0') or 'mps'"
 Activation = Literal["sigmoid", "relu", "tanh", "gelu"]
 
 
@@ -46,6 +60,23 @@ class LoraSettings(BaseModel):
     bias: Literal["none", "all", "lora_only"] = "none"
 
 
+def validate_device(value: str) -> str:
+    """``value`` if it names a torch device (or is ``"auto"``), else a ``ValueError`` saying why.
+
+    Only the form is checked here, not whether this machine has the device: a
+    config written for a GPU machine must stay readable on a laptop.
+    """
+    if value == "auto":
+        return value
+    try:
+        import torch
+
+        torch.device(value)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"unknown device {value!r}; use {DEVICE_FORMS}") from None
+    return value
+
+
 class LLMPolicyConfig(BaseModel):
     """Everything that defines an :class:`~glam_policy.policy.LLMPolicy`.
 
@@ -54,6 +85,19 @@ class LLMPolicyConfig(BaseModel):
         ``is_encoder_decoder`` from the model's config; ``pretrained=False`` builds
         the architecture with random weights (the paper's NPAE baseline), keeping
         the pretrained input embeddings with ``keep_pretrained_embeddings``.
+    Device and precision (see :mod:`glam_policy.precision`)
+        ``device`` ``"auto"`` is the current CUDA device when there is one, else
+        the CPU; it is resolved when the policy is built, so a policy saved on a
+        GPU machine with ``"auto"`` loads on a CPU-only one. ``dtype`` is the
+        storage dtype of the LM's weights: ``"auto"`` keeps weights that train in
+        float32 (a bfloat16 weight cannot take lr-1e-6 steps) and stores an LM
+        whose base weights do not train (``frozen``, ``lora`` with bias
+        ``none``) in bfloat16 on a CUDA device with native bfloat16, float32
+        elsewhere. ``autocast`` runs the LM's forward passes under
+        ``torch.autocast``: ``"auto"`` is bfloat16 on such a CUDA device and
+        ``"off"`` elsewhere, where scores stay exact; ``"bfloat16"`` works on the
+        CPU too. Heads are always float32, and so are the policy's outputs.
+        Explicit values always win.
     Scoring
         ``template`` a named prompt template (``paper``, ``i_would_like``,
         ``you_have_to``, ``french``) or a custom one; ``normalization``: ``sum`` of
@@ -87,8 +131,9 @@ class LLMPolicyConfig(BaseModel):
 
     model: str = Field(min_length=1)
     architecture: Literal["auto", "decoder", "encoder-decoder"] = "auto"
-    dtype: Dtype = "float32"
-    device: str = "cpu"
+    dtype: Dtype = "auto"
+    autocast: Autocast = "auto"
+    device: str = "auto"
     pretrained: bool = True
     keep_pretrained_embeddings: bool = False
     trust_remote_code: bool = False
@@ -128,20 +173,21 @@ class LLMPolicyConfig(BaseModel):
             )
         return value
 
+    @field_validator("autocast", mode="before")
+    @classmethod
+    def _autocast_alias(cls, value: Any) -> Any:
+        if value is False:  # YAML reads a bare ``off`` (or ``no``) as false
+            return "off"
+        if isinstance(value, str) and value.lower() in AUTOCAST_ALIASES:
+            return AUTOCAST_ALIASES[value.lower()]
+        raise ValueError(
+            f"unknown autocast {value!r}; allowed: auto, off, bfloat16 (bf16), float16 (fp16)"
+        )
+
     @field_validator("device")
     @classmethod
     def _device_valid(cls, value: str) -> str:
-        if value == "auto":
-            return value
-        try:
-            import torch
-
-            torch.device(value)
-        except (RuntimeError, ValueError):
-            raise ValueError(
-                f"unknown device {value!r}; use 'auto', 'cpu', 'cuda', 'cuda:0', 'mps', ..."
-            ) from None
-        return value
+        return validate_device(value)
 
     @field_validator("template", mode="before")
     @classmethod

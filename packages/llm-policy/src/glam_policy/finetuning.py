@@ -2,10 +2,11 @@
 
 ``full`` fine-tunes every weight (the paper); ``frozen`` keeps the LM fixed so
 only the heads learn (cheap, and NPAE-with-frozen-LM ablations); ``lora`` adds
-``peft`` low-rank adapters and trains only them. Gradient checkpointing trades
-compute for activation memory in any mode. ``disable_dropout`` zeroes the LM's
-dropout so that a PPO update's first ratios are exactly 1 and the policy is a
-deterministic function of its weights in train mode too.
+``peft`` low-rank adapters and trains only them, in float32 even on a base model
+stored in bfloat16 (see :mod:`glam_policy.precision`). Gradient checkpointing
+trades compute for activation memory in any mode. ``disable_dropout`` zeroes the
+LM's dropout so that a PPO update's first ratios are exactly 1 and the policy is
+a deterministic function of its weights in train mode too.
 """
 
 from __future__ import annotations
@@ -109,10 +110,14 @@ def apply_finetuning(
         # and it queries transformers' deprecated checkpointing flag.
         warnings.filterwarnings("ignore", message=".*fan_in_fan_out.*")
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+        # autocast_adapter_dtype (peft's default, spelled out): adapters on a bfloat16 or
+        # float16 base model are created in float32, since they are what trains.
         if adapter_dir is not None:
-            wrapped = peft.PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+            wrapped = peft.PeftModel.from_pretrained(
+                model, str(adapter_dir), is_trainable=True, autocast_adapter_dtype=True
+            )
         else:
-            wrapped = peft.get_peft_model(model, lora_config(cfg.lora))
+            wrapped = peft.get_peft_model(model, lora_config(cfg.lora), autocast_adapter_dtype=True)
     trainable = sum(p.numel() for p in wrapped.parameters() if p.requires_grad)
     logger.info("LoRA adapters: %d trainable parameters", trainable)
     return wrapped

@@ -28,15 +28,11 @@ from transformers import (
 
 from glam_policy.config import LLMPolicyConfig
 from glam_policy.errors import ModelLoadError
+from glam_policy.precision import DTYPES, dtype_name, resolve_precision
 from glam_policy.scoring import Architecture
 
 logger = logging.getLogger(__name__)
 
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-}
 #: Config attributes that hold a model's hard limit on positions, first found wins.
 POSITION_LIMIT_ATTRIBUTES = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
 #: Tokenizers without a known limit report a huge ``model_max_length``; ignore those.
@@ -53,18 +49,46 @@ class LoadedModel:
 
 
 def resolve_dtype(name: str) -> torch.dtype:
-    """``"float32"`` / ``"bfloat16"`` / ``"float16"`` to the torch dtype."""
+    """``"float32"`` / ``"bfloat16"`` / ``"float16"`` to the torch dtype.
+
+    ``"auto"`` is not a dtype by itself: it depends on the device and the
+    fine-tuning mode, see :func:`glam_policy.precision.resolve_precision`.
+    """
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"unknown dtype {name!r}; allowed: {', '.join(DTYPES)}") from None
+        raise ValueError(
+            f"unknown dtype {name!r}; allowed: {', '.join(DTYPES)} "
+            "('auto' is resolved by glam_policy.precision.resolve_precision)"
+        ) from None
 
 
 def resolve_device(name: str) -> torch.device:
-    """A torch device; ``"auto"`` is the first CUDA device when there is one, else the CPU."""
+    """A torch device; ``"auto"`` is the current CUDA device when there is one, else the CPU.
+
+    ``"auto"`` gives ``cuda`` without an index on purpose: a distributed launcher
+    sets each process's current device first (``torch.cuda.set_device``).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def device_unavailable(device: torch.device) -> str | None:
+    """Why this machine cannot use ``device`` (``None`` when it can).
+
+    Checked before loading, so that a config naming a GPU on a machine without
+    one fails with a sentence instead of a CUDA initialisation traceback.
+    """
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return f"device {str(device)!r} is not available: this machine has no usable CUDA GPU"
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            return f"device {str(device)!r} is not available: this machine has {count} CUDA GPU(s)"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return f"device {str(device)!r} is not available on this machine"
+    return None
 
 
 def detect_architecture(config: PretrainedConfig) -> Architecture:
@@ -128,7 +152,9 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
     ``source`` replaces ``cfg.model`` as the place to read from (a saved policy's
     ``lm`` folder). Random weights are drawn under ``cfg.seed`` without touching
     the global RNG; ``keep_pretrained_embeddings`` then copies the pretrained
-    input embeddings in. The model is returned in eval mode on ``cfg.device``.
+    input embeddings in. The model is returned in eval mode on ``cfg.device``,
+    its weights in the storage dtype that :func:`~glam_policy.precision.resolve_precision`
+    picks for ``cfg`` on that device.
     """
     name = str(source) if source is not None else cfg.model
     hf_config = load_model_config(cfg, name)
@@ -137,7 +163,11 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
     if architecture != detected:
         logger.warning("model %r looks %s but the config forces %s", name, detected, architecture)
     auto_class = AutoModelForCausalLM if architecture == "decoder" else AutoModelForSeq2SeqLM
-    dtype = resolve_dtype(cfg.dtype)
+    device = resolve_device(cfg.device)
+    unavailable = device_unavailable(device)
+    if unavailable is not None:
+        raise ModelLoadError(name, f"{unavailable}; use device 'auto' or 'cpu'")
+    dtype = resolve_precision(cfg, device).storage_dtype
     tokenizer = load_tokenizer(cfg, name)
     try:
         if cfg.pretrained:
@@ -165,14 +195,14 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
         raise ModelLoadError(name, _reason(error)) from error
     if not isinstance(model, PreTrainedModel):
         raise ModelLoadError(name, f"expected a transformers PreTrainedModel, got {type(model)}")
-    model.to(resolve_device(cfg.device))
+    model.to(device)
     model.eval()
     logger.info(
         "loaded %s model %r (%s, %s, %s weights)",
         architecture,
         name,
-        cfg.dtype,
-        cfg.device,
+        dtype_name(dtype),
+        device,
         "pretrained" if cfg.pretrained else "random",
     )
     return LoadedModel(model=model, tokenizer=tokenizer, architecture=architecture)

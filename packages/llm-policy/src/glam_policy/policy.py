@@ -10,6 +10,12 @@ With ``head="scoring"`` (GLAM) the logits are the normalised log-likelihoods of
 the actions' texts given the prompt; with ``head="action_heads"`` (NPAE) they
 come from an MLP over the LM's hidden state, one output per action of a fixed
 list. The value head reads the same hidden state in both cases.
+
+Precision (:mod:`glam_policy.precision`): the LM's weights are stored in the
+resolved storage dtype and its forward passes run under the resolved autocast;
+the heads hold float32 weights and run outside any autocast on
+``hidden.float()``, so ``logits`` and ``values`` are float32 whatever the LM's
+precision.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from glam_policy.finetuning import apply_finetuning
 from glam_policy.heads import ActionHead, ValueHead
 from glam_policy.inputs import PolicyInput
 from glam_policy.loading import LoadedModel, load_language_model, position_limit, resolve_device
+from glam_policy.precision import Precision, dtype_name, precision_warnings, resolve_precision
 from glam_policy.scoring import ActionScorer, Architecture, ScoringResult, unwrap_model
 
 logger = logging.getLogger(__name__)
@@ -86,6 +93,14 @@ class LLMPolicy(nn.Module):
         self.tokenizer = loaded.tokenizer
         hf_model = loaded.model
         device = resolve_device(config.device)
+        self.precision: Precision = resolve_precision(config, device)
+        lm_dtype = next(hf_model.parameters()).dtype
+        if lm_dtype != self.precision.storage_dtype:
+            logger.warning(
+                "the language model's weights are %s but the config resolves to %s",
+                dtype_name(lm_dtype),
+                dtype_name(self.precision.storage_dtype),
+            )
         self.lm = apply_finetuning(hf_model, config, adapter_dir=adapter_dir)
         hidden_size = _hidden_size(hf_model)
         with torch.random.fork_rng(devices=[]):
@@ -114,6 +129,7 @@ class LLMPolicy(nn.Module):
             decoder_start_token_id=start_id,
             strategy=config.scoring,
             token_budget=config.token_budget,
+            autocast_dtype=self.precision.autocast_dtype,
         )
         limit = position_limit(hf_model, self.tokenizer)
         max_prompt = config.max_prompt_tokens
@@ -133,13 +149,17 @@ class LLMPolicy(nn.Module):
                 "frozen LM with the scoring head: the policy's logits cannot change, "
                 "only the value head trains"
             )
+        for note in precision_warnings(config, self.precision):
+            logger.warning("%s", note)
         self.eval()
         logger.info(
-            "LLM policy: %s, %s head, %s fine-tuning, %s scoring",
+            "LLM policy: %s, %s head, %s fine-tuning, %s scoring, on %s with %s",
             self.architecture,
             config.head,
             config.finetuning,
             self.scorer.strategy,
+            device,
+            self.precision.describe(),
         )
 
     # ------------------------------------------------------------------ construction
@@ -157,8 +177,9 @@ class LLMPolicy(nn.Module):
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> LLMPolicy:
         """Load a policy written by :meth:`save_pretrained`.
 
-        ``overrides`` replace config fields (e.g. ``device="cuda"``, ``dtype="bf16"``,
-        ``token_budget=4096``).
+        ``overrides`` replace config fields (e.g. ``device="cpu"`` for a policy saved
+        with ``device="cuda"``, ``dtype="bf16"``, ``autocast="off"``,
+        ``token_budget=4096``); precision is resolved again for the new device.
         """
         from glam_policy.serialization import load_policy
 
@@ -233,8 +254,14 @@ class LLMPolicy(nn.Module):
         padded = [row + [1] * (width - len(row)) for row in counts]
         return logprobs / torch.tensor(padded, dtype=logprobs.dtype, device=logprobs.device)
 
+    def _float32(self) -> contextlib.AbstractContextManager[Any]:
+        """Autocast off, even inside a caller's: the heads compute in float32 always."""
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
     def _values(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.value_head(hidden.detach() if self.config.detach_value else hidden)
+        hidden = hidden.float()
+        with self._float32():
+            return self.value_head(hidden.detach() if self.config.detach_value else hidden)
 
     def forward(self, observations: Sequence[Observation]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits (batch, max_actions), values (batch,))`` for a batch of observations.
@@ -246,9 +273,10 @@ class LLMPolicy(nn.Module):
         if self.action_head is not None:
             encoded = self.encoder.encode(observations, with_actions=False)
             result = self._run(encoded)
+            with self._float32():
+                head_logits = self.action_head(result.hidden.float())
             logits = self.action_head.select(
-                self.action_head(result.hidden),
-                [item.admissible_actions for item in encoded.inputs],
+                head_logits, [item.admissible_actions for item in encoded.inputs]
             )
         else:
             encoded = self.encoder.encode(observations)

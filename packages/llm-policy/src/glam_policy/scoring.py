@@ -31,6 +31,12 @@ Three strategies give the same numbers (tests check 1e-5 in float32):
 Token budget: observations are sorted by length and grouped so that no forward
 pass holds more than ``token_budget`` (padded) tokens; memory stays bounded
 whatever the batch size. Results come back in the callers' order.
+
+Precision: with ``autocast_dtype`` the model's forward passes (and only those)
+run under ``torch.autocast``; the log-softmax and the sums over an action's
+tokens are always float32. The additive attention masks are built in the dtype
+the attention computes in (the autocast dtype, else the weights' dtype), so
+that their "minus infinity" is the most negative finite value of that dtype.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ import torch
 from transformers.modeling_outputs import BaseModelOutput
 
 from glam_policy.finetuning import is_gradient_checkpointing
+from glam_policy.precision import autocast_context
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +71,8 @@ class ScoringResult:
     of each action, ``-inf`` where an observation has fewer actions.
     ``hidden``: ``(batch, hidden_size)``, the last layer's hidden state at the
     value position (decoder-only: last prompt token; encoder-decoder: first
-    decoder position), in the model's dtype.
+    decoder position), in the dtype the model computed it in (heads take
+    ``hidden.float()``).
     """
 
     logprobs: torch.Tensor
@@ -126,7 +134,8 @@ class ActionScorer:
 
     ``model`` is a Hugging Face causal or sequence-to-sequence LM, possibly
     wrapped by ``peft``. Gradients flow through the results unless the caller
-    disables them.
+    disables them. ``autocast_dtype`` runs the model's forward passes under
+    ``torch.autocast`` in that dtype (``None``: as the weights are).
     """
 
     def __init__(
@@ -139,6 +148,7 @@ class ActionScorer:
         strategy: Strategy | Literal["auto"] = "auto",
         token_budget: int = 8192,
         naive_batch_size: int = 1,
+        autocast_dtype: torch.dtype | None = None,
     ) -> None:
         if architecture not in ARCHITECTURES:
             raise ValueError(
@@ -163,6 +173,7 @@ class ActionScorer:
         )
         self.token_budget = token_budget
         self.naive_batch_size = naive_batch_size
+        self.autocast_dtype = autocast_dtype
         self._accepts_logits_to_keep = "logits_to_keep" in _forward_parameters(model)
         logger.debug("action scorer: %s model, %s strategy", architecture, self.strategy)
 
@@ -236,7 +247,24 @@ class ActionScorer:
 
     @property
     def _dtype(self) -> torch.dtype:
+        """The dtype the attention computes in, hence that of its additive masks.
+
+        Under autocast (this scorer's own, or one the caller opened) the
+        attention's inputs are cast to the autocast dtype; otherwise they are in
+        the weights' dtype. Asked inside the very context the forward passes run
+        in, so that an autocast torch turns off (a device without support for
+        it) gives the weights' dtype too.
+        """
+        device = self._device
+        with autocast_context(device, self.autocast_dtype):
+            if torch.is_autocast_enabled(device.type):
+                return torch.get_autocast_dtype(device.type)
         return next(unwrap_model(self.model).parameters()).dtype
+
+    def _forward(self, module: Any, **kwargs: Any) -> Any:
+        """``module(**kwargs)`` under this scorer's autocast (the LM's forward passes only)."""
+        with autocast_context(self._device, self.autocast_dtype):
+            return module(**kwargs)
 
     def _tensor(self, rows: list[list[int]]) -> torch.Tensor:
         return torch.tensor(rows, dtype=torch.long, device=self._device)
@@ -296,7 +324,8 @@ class ActionScorer:
         allowed |= torch.eye(width, dtype=torch.bool, device=segment.device)
         kept = width - prompt_width + 1
         extra: dict[str, Any] = {"logits_to_keep": kept} if self._accepts_logits_to_keep else {}
-        out = self.model(
+        out = self._forward(
+            self.model,
             input_ids=self._tensor(ids),
             attention_mask=self._additive_mask(allowed),
             position_ids=self._tensor(positions),
@@ -343,7 +372,8 @@ class ActionScorer:
         causal = torch.ones(width, width, dtype=torch.bool, device=segment.device).tril()
         allowed = causal & (key >= 0) & (key == query)
         allowed |= torch.eye(width, dtype=torch.bool, device=segment.device)
-        out = self.model(
+        out = self._forward(
+            self.model,
             input_ids=encoder_ids,
             attention_mask=encoder_mask,
             decoder_input_ids=self._tensor(ids),
@@ -376,7 +406,8 @@ class ActionScorer:
         prompt_mask = self._tensor(mask)
         rows = [(i, k) for i, acts in enumerate(actions) for k, a in enumerate(acts) if len(a) > 1]
         extra: dict[str, Any] = {"logits_to_keep": 1} if self._accepts_logits_to_keep else {}
-        out = self.model(
+        out = self._forward(
+            self.model,
             input_ids=self._tensor(ids),
             attention_mask=prompt_mask,
             position_ids=self._tensor(positions),
@@ -408,7 +439,8 @@ class ActionScorer:
             cont_positions = self._tensor(
                 [[len(prompts[i]) + j for j in range(cont_ids.shape[1])] for i, _ in rows]
             )
-            cont = self.model(
+            cont = self._forward(
+                self.model,
                 input_ids=cont_ids,
                 attention_mask=torch.cat([prompt_mask[row_obs], cont_mask], dim=1),
                 position_ids=cont_positions,
@@ -433,8 +465,8 @@ class ActionScorer:
         n = len(prompts)
         start_id = int(self.decoder_start_token_id)  # type: ignore[arg-type]
         encoder_ids, encoder_mask = self._right_padded(prompts)
-        encoded = self.model.get_encoder()(
-            input_ids=encoder_ids, attention_mask=encoder_mask
+        encoded = self._forward(
+            self.model.get_encoder(), input_ids=encoder_ids, attention_mask=encoder_mask
         ).last_hidden_state
         rows = [(i, k) for i, acts in enumerate(actions) for k in range(max(1, len(acts)))]
         first_row = {}
@@ -443,7 +475,8 @@ class ActionScorer:
         inputs = [[start_id, *actions[i][k][:-1]] if actions[i] else [start_id] for i, k in rows]
         dec_ids, dec_mask = self._right_padded(inputs)
         row_obs = self._index([i for i, _ in rows])
-        out = self.model(
+        out = self._forward(
+            self.model,
             encoder_outputs=BaseModelOutput(last_hidden_state=encoded[row_obs]),
             attention_mask=encoder_mask[row_obs],
             decoder_input_ids=dec_ids,
@@ -484,8 +517,12 @@ class ActionScorer:
             if self.architecture == "decoder":
                 rows = [list(prompts[i]) + t[:-1] for (i, _), t in zip(batch, targets, strict=True)]
                 ids, mask = self._right_padded(rows)
-                out = self.model(
-                    input_ids=ids, attention_mask=mask, use_cache=False, output_hidden_states=True
+                out = self._forward(
+                    self.model,
+                    input_ids=ids,
+                    attention_mask=mask,
+                    use_cache=False,
+                    output_hidden_states=True,
                 )
                 offsets = [len(prompts[i]) - 1 for i, _ in batch]
                 last_hidden = out.hidden_states[-1]
@@ -493,7 +530,8 @@ class ActionScorer:
                 start_id = int(self.decoder_start_token_id)  # type: ignore[arg-type]
                 enc_ids, enc_mask = self._right_padded([prompts[i] for i, _ in batch])
                 dec_ids, dec_mask = self._right_padded([[start_id, *t[:-1]] for t in targets])
-                out = self.model(
+                out = self._forward(
+                    self.model,
                     input_ids=enc_ids,
                     attention_mask=enc_mask,
                     decoder_input_ids=dec_ids,
