@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -75,3 +77,28 @@ def test_distributed_section_defaults_and_errors() -> None:
         TrainConfig.model_validate({"distributed": {"strategy": "zero3"}})
     with pytest.raises(ValidationError, match="timeout_minutes"):
         TrainConfig.model_validate({"distributed": {"timeout_minutes": 0}})
+
+
+def test_fsdp_outside_torchrun_is_refused_before_anything_is_written(
+    no_torchrun: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from glam_apps.sharding import fsdp_build_config
+
+    config = TrainConfig.model_validate({"distributed": {"strategy": "fsdp"}})
+    with pytest.raises(UserError, match="shards over the ranks of a torchrun launch"):
+        fsdp_build_config(config)
+
+
+def test_fsdp_refuses_16_bit_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.distributed as torch_dist
+
+    from glam_apps.sharding import fsdp_build_config
+
+    monkeypatch.setattr(torch_dist, "is_initialized", lambda: True)
+    config = TrainConfig.model_validate(
+        {"distributed": {"strategy": "fsdp"}, "policy": {"dtype": "bf16"}}
+    )
+    with pytest.raises(UserError, match=r"needs float32 weights .* policy.dtype=bfloat16"):
+        fsdp_build_config(config)
+    auto = TrainConfig.model_validate({"distributed": {"strategy": "fsdp"}})
+    assert fsdp_build_config(auto).policy.dtype == "float32"

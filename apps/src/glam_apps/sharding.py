@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import torch.distributed as torch_dist
+
 from glam_apps.config import TrainConfig
 from glam_apps.distributed import Launch
 from glam_apps.errors import UserError
@@ -38,6 +40,30 @@ logger = logging.getLogger(__name__)
 
 #: Methods of LLMPolicy called outside ``forward`` that FSDP must treat as forwards.
 POLICY_FORWARD_METHODS = ("predict_values", "score")
+
+
+def fsdp_build_config(config: TrainConfig) -> TrainConfig:
+    """The config the policy is built from under FSDP: float32 weights throughout.
+
+    FSDP2 gathers each unit's parameters as one flat buffer of one dtype, and the
+    heads (float32, at the root) share the root unit with the embeddings. So
+    ``dtype: auto`` means float32 here (bfloat16 compute still comes from
+    ``autocast``), and an explicit 16-bit dtype is refused with the reason.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        raise UserError(
+            "distributed.strategy fsdp shards over the ranks of a torchrun launch: start with "
+            "torchrun --nproc_per_node K glam train ... (K >= 1), or use data_parallel"
+        )
+    dtype = config.policy.dtype
+    if dtype not in ("auto", "float32"):
+        raise UserError(
+            f"distributed.strategy fsdp needs float32 weights (one dtype per sharded unit), "
+            f"got policy.dtype={dtype}: use policy.dtype auto or float32 (policy.autocast "
+            "bfloat16 keeps the bf16 speed)"
+        )
+    policy = config.policy.model_copy(update={"dtype": "float32"})
+    return config.model_copy(update={"policy": policy})
 
 
 def shard_llm_policy(policy: LLMPolicy) -> LLMPolicy:

@@ -58,7 +58,7 @@ from glam_apps.policies import (
 )
 from glam_apps.report import EvaluationReport, write_report
 from glam_apps.rundir import RunDir, read_jsonl
-from glam_apps.sharding import PolicySaver, shard_llm_policy
+from glam_apps.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
 from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter, gathered
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo.distributed import DistributedContext
@@ -315,9 +315,10 @@ class _Session:
             self.hooks.event("preparing the offline default model (built once, then cached)")
         else:
             self.hooks.event(f"loading model {config.policy.model}")
+        fsdp = config.distributed.strategy == "fsdp"
         with main_rank_first(self.launch):
-            self.policy = build_policy(config)
-        if config.distributed.strategy == "fsdp":
+            self.policy = build_policy(fsdp_build_config(config) if fsdp else config)
+        if fsdp:
             self.policy = shard_llm_policy(self.policy)  # before the optimizer is built
         self.saver = PolicySaver(self.policy, config, self.launch)
         env = make_game_vector_env(
