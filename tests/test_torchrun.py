@@ -50,7 +50,7 @@ def _torchrun(
         "--nproc_per_node",
         str(nproc),
         "-m",
-        "glam_apps.cli",
+        "glam_apps",
         *args,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
@@ -254,7 +254,7 @@ def test_a_dead_rank_ends_the_launch_naming_it(
         "--nproc_per_node",
         "2",
         "-m",
-        "glam_apps.cli",
+        "glam_apps",
         "train",
         *tiny_args(*TWO_RANKS),
         "--steps",
