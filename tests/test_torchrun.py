@@ -39,23 +39,26 @@ TWO_RANKS: tuple[str, ...] = (
 STEPS_PER_UPDATE = 8
 
 
+def _torchrun_command(args: list[str], nproc: int = 2) -> list[str]:
+    module = ["-m", "glam_apps", *args]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return [*launcher, "--nproc_per_node", str(nproc), *module]
+
+
+#: The ranks' environment: one thread each, gloo over the loopback interface.
+RANK_ENV = {"OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+
+
 def _torchrun(
     args: list[str], *, nproc: int = 2, timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(nproc),
-        "-m",
-        "glam_apps",
-        *args,
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
     return subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        _torchrun_command(args, nproc),
+        env={**os.environ, **RANK_ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -246,24 +249,9 @@ def test_a_dead_rank_ends_the_launch_naming_it(
     tmp_path: Path, tiny_args: Callable[..., list[str]]
 ) -> None:
     run = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "glam_apps",
-        "train",
-        *tiny_args(*TWO_RANKS),
-        "--steps",
-        str(10_000 * STEPS_PER_UPDATE),
-        "--run-dir",
-        str(run),
-        "--no-progress",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    args = [*tiny_args(*TWO_RANKS), "--steps", str(10_000 * STEPS_PER_UPDATE)]
+    command = _torchrun_command(["train", *args, "--run-dir", str(run), "--no-progress"])
+    env = {**os.environ, **RANK_ENV}
     launcher = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

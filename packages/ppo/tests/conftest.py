@@ -11,8 +11,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -185,3 +190,50 @@ def fakes() -> Any:
         BagOfWordsPolicy = BagOfWordsPolicy
 
     return Fakes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def run_two_ranks() -> Callable[[Path, Path, float], None]:
+    """``run_two_ranks(worker, out, timeout)``: the worker script as ranks 0 and 1 (gloo).
+
+    Each process gets the environment torchrun would give it; both must exit with 0
+    (their output is in the failure message otherwise).
+    """
+
+    def run(worker: Path, out: Path, timeout: float = 240) -> None:
+        env = {
+            **os.environ,
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(_free_port()),
+            "WORLD_SIZE": "2",
+            "GLOO_SOCKET_IFNAME": "lo",
+            "OMP_NUM_THREADS": "1",
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(worker), str(out)],
+                env={**env, "RANK": str(rank)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for rank in range(2)
+        ]
+        outputs = []
+        for proc in procs:
+            try:
+                outputs.append(proc.communicate(timeout=timeout)[0])
+            except subprocess.TimeoutExpired:
+                for other in procs:
+                    other.kill()
+                raise
+        for proc, output in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, output
+
+    return run

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +16,6 @@ from glam_ppo.buffer import Batch
 from glam_ppo.optim import build_optimizer
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _batch(path: Path) -> Batch:
@@ -40,40 +32,15 @@ def _batch(path: Path) -> Batch:
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without distributed")
-def test_two_ranks_stay_identical_and_match_one_process(tmp_path: Path) -> None:
+def test_two_ranks_stay_identical_and_match_one_process(
+    tmp_path: Path, run_two_ranks: Callable[[Path, Path, float], None]
+) -> None:
     sys.path.insert(0, str(WORKER.parent))
     try:
         from distributed_worker import CONFIG, ITERATIONS
     finally:
         sys.path.remove(str(WORKER.parent))
-    env = {
-        **os.environ,
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(_free_port()),
-        "WORLD_SIZE": "2",
-        "GLOO_SOCKET_IFNAME": "lo",
-        "OMP_NUM_THREADS": "1",
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), str(tmp_path)],
-            env={**env, "RANK": str(rank)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for rank in range(2)
-    ]
-    outputs = []
-    for proc in procs:
-        try:
-            outputs.append(proc.communicate(timeout=180)[0])
-        except subprocess.TimeoutExpired:
-            for other in procs:
-                other.kill()
-            raise
-    for proc, output in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, output
+    run_two_ranks(WORKER, tmp_path, 180)
 
     initial = [load_file(str(tmp_path / f"initial_rank{r}.safetensors")) for r in range(2)]
     for name in initial[0]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,44 +23,13 @@ WORKER = Path(__file__).with_name("fsdp_worker.py")
 ITERATIONS = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, run_two_ranks: Callable[[Path, Path, float], None]
+) -> Path:
     """Output of the worker's three runs (dp, fsdp, resume0/1), shared by the tests."""
     out = tmp_path_factory.mktemp("fsdp")
-    env = {
-        **os.environ,
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(_free_port()),
-        "WORLD_SIZE": "2",
-        "GLOO_SOCKET_IFNAME": "lo",
-        "OMP_NUM_THREADS": "1",
-    }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), str(out)],
-            env={**env, "RANK": str(rank)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for rank in range(2)
-    ]
-    outputs = []
-    for proc in procs:
-        try:
-            outputs.append(proc.communicate(timeout=240)[0])
-        except subprocess.TimeoutExpired:
-            for other in procs:
-                other.kill()
-            raise
-    for proc, output in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, output
+    run_two_ranks(WORKER, out, 240)
     return out
 
 
