@@ -370,17 +370,17 @@ class _Session:
         """
         report: EvaluationReport | None = None
         record: dict[str, Any] = {}
+        improved = False
         with self.main_rank_only(gather=True) as main:
             if main:
-                report, record = self._evaluate_and_record(trainer)
+                report, record, improved = self._evaluate_and_record(trainer)
         self.last_eval_step = trainer.global_step
-        improved = bool(record.get("improved"))
-        if self.launch.distributed:
+        if self.launch.distributed:  # rank 0 decides; saving is a collective under FSDP
             improved = bool(DistributedContext().broadcast_json(improved))
         if improved:
-            self.save_policy(self.run.best, extra={BEST_FILE: record.get("record", {})})
+            self.save_policy(self.run.best, extra={BEST_FILE: record})
         if report is not None and self.hooks.on_evaluation is not None:
-            self.hooks.on_evaluation(record["record"])
+            self.hooks.on_evaluation(record)
         return report
 
     @contextmanager
@@ -396,7 +396,8 @@ class _Session:
             if self.launch.distributed:
                 DistributedContext().barrier()
 
-    def _evaluate_and_record(self, trainer: PPO) -> tuple[EvaluationReport, dict[str, Any]]:
+    def _evaluate_and_record(self, trainer: PPO) -> tuple[EvaluationReport, dict[str, Any], bool]:
+        """Rank 0: evaluate, append the record, update the best success."""
         self.hooks.event(f"evaluating at {trainer.global_step} env steps")
         report = self._evaluate(self._policy_agent())
         summary = report.results[0].summary
@@ -413,7 +414,7 @@ class _Session:
         improved = self.best_success is None or summary.success_rate > self.best_success
         if improved:
             self.best_success = summary.success_rate
-        return report, {"record": record, "improved": improved}
+        return report, record, improved
 
     def _tensorboard(self, record: dict[str, Any]) -> None:
         try:
