@@ -34,7 +34,7 @@ from glam_apps.atomic import atomic_directory, atomic_write_json
 from glam_apps.config import DefaultModelRecipe, GameSection
 from glam_apps.games import EnvSpec, make_game
 from glam_apps.suites import TestSpec, env_config_for_test
-from glam_policy import TEMPLATES, build_prompt, build_tiny_model, train_bpe_tokenizer
+from glam_policy import PromptTemplate, build_prompt, build_tiny_model, train_bpe_tokenizer
 from glam_policy.tiny import save_tiny_model
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,46 @@ logger = logging.getLogger(__name__)
 #: Bump when the corpus generation below changes: old cached models are not reused.
 CORPUS_VERSION = 2
 RECIPE_FILE = "glam_recipe.json"
+
+#: Every field spelled out, so that a change of PromptTemplate's defaults cannot move it.
+_CORPUS_BASE: dict[str, str] = {
+    "header": "Possible action of the agent: {actions}",
+    "goal_line": "Goal of the agent: {goal}",
+    "observation": "Observation {index}: {observation}",
+    "observation_suffix": "",
+    "action": "Action {index}: {action}",
+    "query": "Action {index}:",
+    "action_separator": ", ",
+    "line_separator": "\n",
+}
+#: The templates the corpus renders, in this order, pinned here rather than read from
+#: ``glam_policy.TEMPLATES``: cached models and the figures published from them were
+#: built from exactly these texts, so adding, renaming or changing a named template
+#: must not change them (and the cache key would not see it). They are the four
+#: templates glam had when CORPUS_VERSION 2 was set (then named ``paper``,
+#: ``i_would_like``, ``you_have_to``, ``french``; ``compact*`` in glam_policy today).
+#: Changing this list changes the corpus: bump CORPUS_VERSION with it.
+CORPUS_TEMPLATES: tuple[PromptTemplate, ...] = (
+    PromptTemplate(**{**_CORPUS_BASE, "name": "compact"}),
+    PromptTemplate(
+        **{
+            **_CORPUS_BASE,
+            "name": "compact_i_would_like",
+            "goal_line": "I would like the agent to: {goal}",
+        }
+    ),
+    PromptTemplate(
+        **{**_CORPUS_BASE, "name": "compact_you_have_to", "goal_line": "You have to: {goal}"}
+    ),
+    PromptTemplate(
+        **{
+            **_CORPUS_BASE,
+            "name": "compact_french",
+            "header": "Actions possibles pour l'agent: {actions}",
+            "goal_line": "But de l'agent: {goal}",
+        }
+    ),
+)
 
 
 def cache_root() -> Path:
@@ -89,11 +129,12 @@ def recipe_key(recipe: DefaultModelRecipe, env: EnvSpec) -> str:
 def corpus_samples(recipe: DefaultModelRecipe, env: EnvSpec) -> Iterator[tuple[str, str]]:
     """``(prompt, action)`` pairs of seeded random-action episodes.
 
-    Prompts are rendered with a random named template so that every template's
-    words ("Goal of the agent", "I would like the agent to", ...) are in the corpus.
+    Prompts are rendered with a random template of :data:`CORPUS_TEMPLATES` so that
+    every goal phrasing's words ("Goal of the agent", "I would like the agent to",
+    ...) are in the corpus.
     """
     rng = random.Random(recipe.seed)
-    templates = list(TEMPLATES)
+    templates = CORPUS_TEMPLATES
     for env_config in corpus_env_configs(recipe, env):
         game = make_game(env_config)
         try:

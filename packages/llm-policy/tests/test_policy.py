@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import pytest
 import torch
+from transformers.utils import logging as transformers_logging
 
 from glam_policy import (
     LLMPolicy,
@@ -56,7 +58,8 @@ def manual_scores(policy: LLMPolicy, observation) -> list[float]:
     """Sum of log-softmax over the action's tokens, prompt and action tokenized apart."""
     model, tokenizer = policy.hf_model, policy.tokenizer
     prompt = tokenizer(build_prompt("paper", observation))["input_ids"]
-    prefix = " " if policy.architecture == "decoder" else ""
+    # The paper's prompt ends "Action 2: ": no space before the action, for both families.
+    prefix = ""
     scores = []
     for action in observation["admissible_actions"]:
         ids = tokenizer(prefix + action, add_special_tokens=False)["input_ids"]
@@ -213,10 +216,10 @@ def test_action_that_tokenizes_to_nothing_is_a_clear_error(tiny_tokenizer) -> No
 
         eos_token_id = tiny_tokenizer.eos_token_id
 
-        def __call__(self, text, add_special_tokens=True):
+        def __call__(self, text, add_special_tokens=True, **kwargs):
             if "☃" in text:
                 return {"input_ids": []}
-            return tiny_tokenizer(text, add_special_tokens=add_special_tokens)
+            return tiny_tokenizer(text, add_special_tokens=add_special_tokens, **kwargs)
 
     encoder = PolicyEncoder(DroppingTokenizer(), "paper", "encoder-decoder")
     bad = dict(OBSERVATIONS[1], admissible_actions=["go forward", "☃"])
@@ -257,6 +260,72 @@ def test_decoder_position_limit_leaves_room_for_the_action(tmp_path, caplog) -> 
     for prompt, actions in zip(encoded.prompt_ids, encoded.action_ids, strict=True):
         assert len(prompt) + max(len(a) for a in actions) <= 24
     assert "exceeds the limit" in caplog.text
+
+
+def test_decoder_over_its_position_table_is_cut_even_past_a_longer_tokenizer_limit(
+    tmp_path, caplog
+) -> None:
+    """GPT-2's n_positions is a real limit: it bounds prompts, with the warning."""
+    directory = make_tiny_model_dir(
+        tmp_path / "short", kind="decoder", size="nano", max_positions=24
+    )
+    config = json.loads((directory / "config.json").read_text())
+    assert config["n_positions"] == 24
+    tokenizer_config = directory / "tokenizer_config.json"
+    data = json.loads(tokenizer_config.read_text())
+    data["model_max_length"] = 4096  # the tokenizer's word is not what bounds the prompt
+    tokenizer_config.write_text(json.dumps(data))
+    policy = small(directory)
+    assert policy.encoder.position_limit == 24
+    with caplog.at_level(logging.WARNING, logger="glam_policy"):
+        encoded = policy.encoder.encode(OBSERVATIONS[:1])
+    assert encoded.truncated == [True]
+    assert len(encoded.prompt_ids[0]) + max(map(len, encoded.action_ids[0])) == 24
+    assert "exceeds the limit of" in caplog.text
+
+
+@pytest.fixture
+def long_t5_dir(tmp_path) -> Path:
+    """A nano T5 whose tokenizer says 24 tokens and whose config carries n_positions 24,
+    as the hub's T5 configs carry n_positions 512: neither is a limit of T5."""
+    directory = make_tiny_model_dir(
+        tmp_path / "t5", kind="encoder-decoder", size="nano", max_positions=24
+    )
+    config_file = directory / "config.json"
+    config = json.loads(config_file.read_text())
+    config["n_positions"] = 24
+    config_file.write_text(json.dumps(config))
+    return directory
+
+
+def test_t5_prompts_are_never_cut_whatever_the_nominal_length(long_t5_dir, caplog) -> None:
+    policy = small(long_t5_dir)
+    assert policy.tokenizer.model_max_length == 24
+    assert policy.hf_model.config.n_positions == 24
+    assert policy.encoder.position_limit is None
+    full = policy.tokenizer(build_prompt("paper", OBSERVATIONS[0]), verbose=False)["input_ids"]
+    assert len(full) > 3 * 24  # the whole prompt is far past the nominal length
+    transformers_logging.enable_propagation()
+    try:
+        with caplog.at_level(logging.WARNING):
+            encoded = policy.encoder.encode(OBSERVATIONS)
+            logits, _ = policy(OBSERVATIONS[:1])
+    finally:
+        transformers_logging.disable_propagation()
+    assert encoded.truncated == [False, False, False]
+    assert encoded.prompt_ids[0] == full  # scored whole, </s> at the end included
+    assert caplog.text == ""  # neither glam's cut warning nor the tokenizer's length warning
+    torch.testing.assert_close(
+        logits[0], torch.tensor(manual_scores(policy, OBSERVATIONS[0])), atol=1e-4, rtol=1e-6
+    )
+
+
+def test_an_explicit_max_prompt_tokens_still_cuts_t5_prompts(long_t5_dir, caplog) -> None:
+    policy = small(long_t5_dir, max_prompt_tokens=30)
+    with caplog.at_level(logging.WARNING, logger="glam_policy"):
+        encoded = policy.encoder.encode(OBSERVATIONS[:1])
+    assert encoded.truncated == [True] and len(encoded.prompt_ids[0]) == 30
+    assert "exceeds the limit of 30" in caplog.text
 
 
 def test_param_groups(tiny_decoder_dir) -> None:

@@ -32,7 +32,19 @@ GAME_OBS = {
     "admissible_actions": ACTIONS,
 }
 
+#: The reference's text (its generate_prompt, experiments/agents/base_agent.py of
+#: flowersteam/Grounding_LLMs_with_online_RL), written out by hand.
 PAPER = (
+    "Possible action of the agent: turn left, turn right, go forward, pick up, drop, toggle"
+    " \n Goal of the agent: pick up the red ball"
+    " \n Observation 0: You see a wall 2 steps forward, You see a red ball 1 step left, "
+    "\n Action 0: turn left"
+    " \n Observation 1: You see a red ball 1 step forward, "
+    "\n Action 1: pick up"
+    " \n Observation 2: You carry a red ball, "
+    "\n Action 2: "
+)
+COMPACT = (
     "Possible action of the agent: turn left, turn right, go forward, pick up, drop, toggle\n"
     "Goal of the agent: pick up the red ball\n"
     "Observation 0: You see a wall 2 steps forward, You see a red ball 1 step left\n"
@@ -121,13 +133,23 @@ def test_from_any_rejects_other_types():
 # --------------------------------------------------------------------------- templates
 
 
-def test_paper_template_exact_string():
+def test_paper_template_is_the_reference_text():
     assert build_prompt("paper", GAME_OBS) == PAPER
+
+
+def test_compact_template_exact_string():
+    assert build_prompt("compact", GAME_OBS) == COMPACT
 
 
 def test_first_step_of_an_episode():
     first = {**GAME_OBS, "observation_history": OBS[:1], "action_history": ()}
     assert build_prompt("paper", first) == (
+        "Possible action of the agent: turn left, turn right, go forward, pick up, drop, toggle"
+        " \n Goal of the agent: pick up the red ball"
+        " \n Observation 0: You see a wall 2 steps forward, You see a red ball 1 step left, "
+        "\n Action 0: "
+    )
+    assert build_prompt("compact", first) == (
         "Possible action of the agent: turn left, turn right, go forward, pick up, drop, toggle\n"
         "Goal of the agent: pick up the red ball\n"
         "Observation 0: You see a wall 2 steps forward, You see a red ball 1 step left\n"
@@ -137,32 +159,58 @@ def test_first_step_of_an_episode():
 
 def test_fewer_actions_are_aligned_to_the_latest_observations():
     partial = {**GAME_OBS, "action_history": ("pick up",)}
-    assert build_prompt("paper", partial) == PAPER.replace("Action 0: turn left\n", "")
+    assert build_prompt("paper", partial) == PAPER.replace("\n Action 0: turn left", "")
+    assert build_prompt("compact", partial) == COMPACT.replace("Action 0: turn left\n", "")
+
+
+def test_an_empty_observation_gets_no_sentence_separator():
+    """The reference writes ", " after each sentence: none when there is no sentence."""
+    blank = {**GAME_OBS, "observation_history": ("", OBS[1]), "action_history": ("go forward",)}
+    assert build_prompt("paper", blank).endswith(
+        " \n Observation 0: \n Action 0: go forward"
+        " \n Observation 1: You see a red ball 1 step forward, \n Action 1: "
+    )
 
 
 @pytest.mark.parametrize(
-    ("name", "goal_line"),
+    ("name", "base", "old", "new"),
     [
-        ("i_would_like", "I would like the agent to: pick up the red ball"),
-        ("you_have_to", "You have to: pick up the red ball"),
+        ("i_would_like", PAPER, " \n Goal of the agent:", " \n I would like the agent to:"),
+        ("you_have_to", PAPER, " \n Goal of the agent:", " \n You have to:"),
+        ("compact_i_would_like", COMPACT, "\nGoal of the agent:", "\nI would like the agent to:"),
+        ("compact_you_have_to", COMPACT, "\nGoal of the agent:", "\nYou have to:"),
     ],
 )
-def test_goal_phrasing_variants_change_only_the_goal_line(name, goal_line):
-    expected = PAPER.replace("Goal of the agent: pick up the red ball", goal_line)
-    assert build_prompt(name, GAME_OBS) == expected
+def test_goal_phrasing_variants_change_only_the_goal_words(name, base, old, new):
+    """As the paper's test did: "Goal of the agent" replaced in the prompt, colon kept."""
+    assert base.count(old) == 1
+    assert build_prompt(name, GAME_OBS) == base.replace(old, new)
 
 
-def test_french_template_exact_string():
-    obs = {
-        "mission": "va à la balle rouge",
-        "observation_history": (
-            "Tu vois un mur à 2 pas devant",
-            "Tu vois une balle rouge 1 pas devant",
-        ),
-        "action_history": ("aller tout droit",),
-        "admissible_actions": ("tourner à gauche", "tourner à droite", "aller tout droit"),
-    }
-    assert build_prompt("french", obs) == (
+FRENCH_OBS = {
+    "mission": "va à la balle rouge",
+    "observation_history": (
+        "Tu vois un mur à 2 pas devant",
+        "Tu vois une balle rouge 1 pas devant",
+    ),
+    "action_history": ("aller tout droit",),
+    "admissible_actions": ("tourner à gauche", "tourner à droite", "aller tout droit"),
+}
+
+
+def test_french_template_is_the_reference_text():
+    assert build_prompt("french", FRENCH_OBS) == (
+        "Actions possibles pour l'agent: tourner à gauche, tourner à droite, aller tout droit"
+        " \n But de l'agent: va à la balle rouge"
+        " \n Observation 0: Tu vois un mur à 2 pas devant, "
+        "\n Action 0: aller tout droit"
+        " \n Observation 1: Tu vois une balle rouge 1 pas devant, "
+        "\n Action 1: "
+    )
+
+
+def test_compact_french_template_exact_string():
+    assert build_prompt("compact_french", FRENCH_OBS) == (
         "Actions possibles pour l'agent: tourner à gauche, tourner à droite, aller tout droit\n"
         "But de l'agent: va à la balle rouge\n"
         "Observation 0: Tu vois un mur à 2 pas devant\n"
@@ -173,12 +221,48 @@ def test_french_template_exact_string():
 
 
 def test_named_templates_and_unknown_name():
-    assert set(TEMPLATES) == {"paper", "i_would_like", "you_have_to", "french"}
+    assert list(TEMPLATES) == [
+        "paper",
+        "i_would_like",
+        "you_have_to",
+        "french",
+        "compact",
+        "compact_i_would_like",
+        "compact_you_have_to",
+        "compact_french",
+    ]
     assert get_template("paper") is TEMPLATES["paper"]
-    with pytest.raises(ValueError, match=r"'papier'.*paper, i_would_like, you_have_to, french"):
+    assert all(template.name == name for name, template in TEMPLATES.items())
+    with pytest.raises(ValueError, match=r"'papier'.*paper, i_would_like, .*compact_french"):
         get_template("papier")
     with pytest.raises(ValueError, match="unknown prompt template"):
         build_prompt("nope", GAME_OBS)
+
+
+def test_a_dict_template_starts_from_the_compact_values():
+    assert PromptTemplate.model_validate({"name": "compact"}) == TEMPLATES["compact"]
+    custom = PromptTemplate.model_validate({"goal_line": "Mission: {goal}"})
+    assert build_prompt(custom, GAME_OBS) == COMPACT.replace("Goal of the agent:", "Mission:")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("paper", True),
+        ("i_would_like", True),
+        ("french", True),
+        ("compact", False),
+        ("compact_french", False),
+    ],
+)
+def test_which_templates_end_prompts_with_whitespace(name, expected):
+    assert TEMPLATES[name].ends_with_whitespace is expected
+    assert build_prompt(name, GAME_OBS)[-1:].isspace() is expected
+
+
+def test_a_query_ending_with_a_field_is_taken_to_end_on_a_word():
+    assert PromptTemplate(query="Action {index}").ends_with_whitespace is False
+    assert PromptTemplate(query="Action {index}:\n").ends_with_whitespace is True
 
 
 def test_user_template_from_a_config_dict():
@@ -213,6 +297,14 @@ def test_build_prompts_batch():
     second = {**GAME_OBS, "mission": "go to the grey box"}
     prompts = build_prompts("paper", [GAME_OBS, second])
     assert prompts == [PAPER, PAPER.replace("pick up the red ball", "go to the grey box")]
+
+
+def test_user_template_with_an_observation_suffix():
+    spec = {"observation": "[{observation}]", "observation_suffix": ".", "line_separator": " "}
+    one = {**GAME_OBS, "observation_history": OBS[1:], "action_history": ("pick up",)}
+    assert build_prompt(spec, one).endswith(
+        "[You see a red ball 1 step forward.] Action 0: pick up [You carry a red ball.] Action 1:"
+    )
 
 
 @pytest.mark.parametrize(

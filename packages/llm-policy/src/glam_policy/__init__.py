@@ -16,6 +16,8 @@ from glam_policy.inputs import PolicyInput
 from glam_policy.loading import (
     LoadedModel,
     detect_architecture,
+    hard_position_limit,
+    has_relative_positions,
     load_language_model,
     position_limit,
 )
@@ -73,6 +75,8 @@ __all__ = [
     "detect_architecture",
     "disable_dropout",
     "get_template",
+    "hard_position_limit",
+    "has_relative_positions",
     "load_language_model",
     "make_tiny_model_dir",
     "parse_observations",

@@ -100,20 +100,29 @@ class LLMPolicyConfig(BaseModel):
         Explicit values always win.
     Scoring
         ``template`` a named prompt template (``paper``, ``i_would_like``,
-        ``you_have_to``, ``french``) or a custom one; ``normalization``: ``sum`` of
-        token log-probabilities (the paper), ``token`` (mean per token) or
-        ``word`` (per word of the action text, TWOSOME); ``append_eos`` scores
-        the end-of-sequence token after each action too (off by default, for
-        both families alike: the score is that of the action's own tokens; the
-        paper's code with Flan-T5 tokenized actions with T5's trailing ``</s>``,
-        so turn it on to reproduce that exactly); ``action_prefix`` is
-        put before each action's text before tokenizing it (``None``: a space for
-        decoder-only models, whose prompt ends with ``"Action 2:"``, nothing for
-        encoder-decoder models, whose decoder starts a new sequence);
-        ``max_prompt_tokens`` caps prompts (default: the model's limit), longer
-        ones are cut from the left with a warning; ``token_budget`` bounds the
-        padded tokens of one forward pass; ``scoring`` picks the strategy
-        (``auto``, ``packed``, ``expanded``, ``naive``; see :mod:`glam_policy.scoring`).
+        ``you_have_to``, ``french``: the reference code's text character for
+        character; ``compact`` and its ``compact_*`` variants: the same words one
+        part per line, what glam's offline runs use) or a custom one;
+        ``normalization``: ``sum`` of token log-probabilities (the paper),
+        ``token`` (mean per token) or ``word`` (per word of the action text,
+        TWOSOME); ``append_eos`` scores the end-of-sequence token after each
+        action too (off by default, for both families alike: the score is that of
+        the action's own tokens; the paper's Lamorel tokenized each candidate with
+        the tokenizer's special tokens, which for Flan-T5 appends ``</s>``, and
+        scored it: the packaged ``paper`` config turns it on). Prompts always get
+        the tokenizer's special tokens, as in the paper (T5: a trailing ``</s>``).
+        ``action_prefix`` is put before each action's text before tokenizing it
+        (``None``: nothing for encoder-decoder models, whose decoder starts a new
+        sequence, nor for decoder-only models when the template's prompts end with
+        whitespace, as the paper's ``"Action 2: "`` does, so that the scored text
+        has one space; a space for decoder-only models otherwise, as after the
+        compact template's ``"Action 2:"``); ``max_prompt_tokens`` caps prompts
+        (default: no cap but the model's position table, if it has one: GPT-2's
+        ``n_positions``; none for T5's relative positions, which take any length,
+        as in the paper), longer ones are cut from the left with a warning;
+        ``token_budget`` bounds the padded tokens of one forward pass; ``scoring``
+        picks the strategy (``auto``, ``packed``, ``expanded``, ``naive``; see
+        :mod:`glam_policy.scoring`).
     Heads
         ``head="scoring"`` (the LLM's likelihoods are the logits) or
         ``"action_heads"`` (an MLP with one logit per entry of ``actions``, NPAE);

@@ -4,13 +4,19 @@ The scorer concatenates ``prompt ids + action ids``; tokenizing the two texts
 separately (never ``prompt + action`` as one string) keeps a token from
 straddling the boundary, which would make the action's score include part of
 the prompt. Prompts get the tokenizer's special tokens (BOS for Llama-like
-models, ``</s>`` for T5 encoders); actions get none, plus the end-of-sequence
-token when ``append_eos`` asks to score "the action and nothing more".
+models, ``</s>`` for T5 encoders, as the paper's Lamorel gave them); actions get
+none, plus the end-of-sequence token when ``append_eos`` asks to score "the action
+and nothing more" (what the paper's Lamorel scored with Flan-T5: its tokenizer
+call appended ``</s>`` to every candidate).
 
-Over-long prompts are cut from the left (oldest context first) with a logged
-warning by :func:`glam_policy.prompts.truncate_left`. For decoder-only models the
-limit leaves room for the observation's longest action, since prompt and action
-share the model's position table.
+Prompts are cut only where the model's positions really end (``position_limit``:
+a learned position table such as GPT-2's ``n_positions``; none for T5's relative
+positions, whatever its tokenizer's ``model_max_length`` says) or at
+``max_prompt_tokens``: from the left (oldest context first) with a logged warning
+by :func:`glam_policy.prompts.truncate_left`. For decoder-only models the limit
+leaves room for the observation's longest action, since prompt and action share
+the model's position table; an encoder-decoder's prompt has the encoder's table
+to itself.
 """
 
 from __future__ import annotations
@@ -70,7 +76,18 @@ def parse_observations(
 
 
 class PolicyEncoder:
-    """Builds prompts with a template and turns prompts and actions into token ids."""
+    """Builds prompts with a template and turns prompts and actions into token ids.
+
+    ``action_prefix`` is put before each action's text before tokenizing it;
+    ``None`` picks it from the model family and the template in use: nothing for
+    encoder-decoder models (the decoder starts a new sequence) and for decoder-only
+    models whose prompts end with whitespace (the paper's ``"Action 2: "``: the text
+    scored reads ``"Action 2: go forward"``, one space, as when the paper's Lamorel
+    tokenized prompt and candidate apart), a space for decoder-only models whose
+    prompts end on a word (``"Action 2:"``). It is resolved on each use, so that
+    swapping ``template`` (an evaluation with another goal phrasing) takes it along.
+    ``position_limit`` is the model's position table size, ``None`` without one.
+    """
 
     def __init__(
         self,
@@ -86,18 +103,22 @@ class PolicyEncoder:
         if append_eos and tokenizer.eos_token_id is None:
             raise ValueError("append_eos needs a tokenizer with an eos token")
         self.tokenizer = tokenizer
-        self.template = resolve_template(template)
+        self.template: PromptTemplate = resolve_template(template)
         self.architecture = architecture
         self.append_eos = append_eos
-        self.action_prefix = (
-            action_prefix
-            if action_prefix is not None
-            else (" " if architecture == "decoder" else "")
-        )
+        self.fixed_action_prefix = action_prefix
         self.max_prompt_tokens = max_prompt_tokens
-        # Only decoder-only models put prompt and action in one position table.
-        self.position_limit = position_limit if architecture == "decoder" else None
-        self._action_cache: dict[str, list[int]] = {}
+        self.position_limit = position_limit
+        self._action_cache: dict[tuple[str, str], list[int]] = {}
+
+    @property
+    def action_prefix(self) -> str:
+        """What goes before each action's text (see the class docstring)."""
+        if self.fixed_action_prefix is not None:
+            return self.fixed_action_prefix
+        if self.architecture == "decoder" and not self.template.ends_with_whitespace:
+            return " "
+        return ""
 
     def prompt_limit(self, longest_action: int) -> int | None:
         """The most prompt tokens allowed next to an action of ``longest_action`` tokens."""
@@ -105,26 +126,27 @@ class PolicyEncoder:
         if self.max_prompt_tokens is not None:
             limits.append(self.max_prompt_tokens)
         if self.position_limit is not None:
-            limits.append(self.position_limit - longest_action)
+            # Only decoder-only models put prompt and action in one position table.
+            shared = longest_action if self.architecture == "decoder" else 0
+            limits.append(self.position_limit - shared)
         return min(limits) if limits else None
 
     def action_ids(self, action: str) -> list[int]:
         """The scored token ids of one action text (cached); errors for blank actions."""
-        cached = self._action_cache.get(action)
+        prefix = self.action_prefix
+        cached = self._action_cache.get((prefix, action))
         if cached is not None:
             return cached
         if not action.strip():
             raise PolicyInputError(f"action {action!r} is blank: there is nothing to score")
-        ids = list(
-            self.tokenizer(self.action_prefix + action, add_special_tokens=False)["input_ids"]
-        )
+        ids = list(self.tokenizer(prefix + action, add_special_tokens=False)["input_ids"])
         if not ids:
             raise PolicyInputError(f"action {action!r} encodes to no token")
         if self.append_eos:
             ids.append(int(self.tokenizer.eos_token_id))  # type: ignore[arg-type]
         if len(self._action_cache) >= ACTION_CACHE_SIZE:
             self._action_cache.clear()
-        self._action_cache[action] = ids
+        self._action_cache[(prefix, action)] = ids
         return ids
 
     def encode(
@@ -148,7 +170,10 @@ class PolicyEncoder:
                 raise PolicyInputError(f"observation {index}: {error}") from error
             word_counts.append([len(a.split()) for a in item.admissible_actions])
         texts = [self.template.render(item) for item in inputs]
-        encoded = self.tokenizer(texts, add_special_tokens=True)["input_ids"]
+        # verbose=False: the tokenizer's own "longer than the maximum sequence length"
+        # warning would fire for T5 prompts past model_max_length, which T5's relative
+        # positions accept; limits are applied (and warned about) below.
+        encoded = self.tokenizer(texts, add_special_tokens=True, verbose=False)["input_ids"]
         prompt_ids: list[list[int]] = []
         truncated: list[bool] = []
         for index, ids in enumerate(encoded):

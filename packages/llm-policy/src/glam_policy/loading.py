@@ -96,12 +96,41 @@ def detect_architecture(config: PretrainedConfig) -> Architecture:
     return "encoder-decoder" if getattr(config, "is_encoder_decoder", False) else "decoder"
 
 
-def position_limit(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
-    """The most tokens the model accepts in one sequence, if it has a known limit.
+def has_relative_positions(config: PretrainedConfig) -> bool:
+    """Whether the model places tokens by a relative position bias (T5 and its kin).
 
-    A learned or fixed position table in the model's config is a hard limit;
-    otherwise (relative positions, as in T5) the tokenizer's ``model_max_length``
-    is the length the model was trained on; ``None`` when neither is known.
+    Such a model has no position table: any length runs. The hub's T5 configs still
+    carry ``n_positions: 512``, the length it was pretrained on, which is no limit.
+    """
+    return bool(getattr(config, "relative_attention_num_buckets", None))
+
+
+def hard_position_limit(model: PreTrainedModel) -> int | None:
+    """Where the model's positions really end: its position table's size, if it has one.
+
+    A learned or fixed table (GPT-2's ``n_positions``, BART's or Llama's
+    ``max_position_embeddings``) has no row past its size, so longer sequences fail
+    or go out of distribution. ``None`` for relative positions (T5: the paper's
+    Lamorel scored every prompt whole, whatever its length) and when the config
+    names no table. This, not :func:`position_limit`, is where prompts are cut.
+    """
+    config = model.config
+    if has_relative_positions(config):
+        return None
+    for name in POSITION_LIMIT_ATTRIBUTES:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def position_limit(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
+    """The model's nominal sequence length, if known: informative, not where prompts are cut.
+
+    A position table in the model's config gives it; otherwise the tokenizer's
+    ``model_max_length`` (for T5, the length it was pretrained on, 512, which its
+    relative positions go past); ``None`` when neither is known. The policy cuts
+    prompts at :func:`hard_position_limit` only.
     """
     config = model.config
     for name in POSITION_LIMIT_ATTRIBUTES:

@@ -9,7 +9,9 @@ is ``(batch,)``. Logit ``j`` of observation ``i`` belongs to
 With ``head="scoring"`` (GLAM) the logits are the normalised log-likelihoods of
 the actions' texts given the prompt; with ``head="action_heads"`` (NPAE) they
 come from an MLP over the LM's hidden state, one output per action of a fixed
-list. The value head reads the same hidden state in both cases.
+list, matched to the admissible actions by name, else by position for renamed
+actions (:class:`~glam_policy.heads.ActionHead`). The value head reads the same
+hidden state in both cases.
 
 Precision (:mod:`glam_policy.precision`): the LM's weights are stored in the
 resolved storage dtype and its forward passes run under the resolved autocast;
@@ -35,7 +37,12 @@ from glam_policy.encoding import EncodedBatch, PolicyEncoder
 from glam_policy.finetuning import apply_finetuning
 from glam_policy.heads import ActionHead, ValueHead
 from glam_policy.inputs import PolicyInput
-from glam_policy.loading import LoadedModel, load_language_model, position_limit, resolve_device
+from glam_policy.loading import (
+    LoadedModel,
+    hard_position_limit,
+    load_language_model,
+    resolve_device,
+)
 from glam_policy.precision import Precision, dtype_name, precision_warnings, resolve_precision
 from glam_policy.scoring import ActionScorer, Architecture, ScoringResult, unwrap_model
 
@@ -131,18 +138,16 @@ class LLMPolicy(nn.Module):
             token_budget=config.token_budget,
             autocast_dtype=self.precision.autocast_dtype,
         )
-        limit = position_limit(hf_model, self.tokenizer)
-        max_prompt = config.max_prompt_tokens
-        if max_prompt is None and self.architecture == "encoder-decoder":
-            max_prompt = limit
+        # Prompts are cut only where the positions really end (GPT-2's table), never
+        # at T5's nominal 512: the paper scored its longer prompts whole.
         self.encoder = PolicyEncoder(
             self.tokenizer,
             config.template,
             self.architecture,
             append_eos=config.append_eos,
             action_prefix=config.action_prefix,
-            max_prompt_tokens=max_prompt,
-            position_limit=limit,
+            max_prompt_tokens=config.max_prompt_tokens,
+            position_limit=hard_position_limit(hf_model),
         )
         if config.finetuning == "frozen" and config.head == "scoring":
             logger.warning(

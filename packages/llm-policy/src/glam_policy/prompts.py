@@ -1,6 +1,6 @@
-"""Prompt templates: the paper's, its goal-phrasing variants, French, and user ones.
+"""Prompt templates: the paper's text, its goal-phrasing variants, French, compact ones, user ones.
 
-A prompt is a list of lines joined by ``line_separator``::
+A prompt is a sequence of parts joined by ``line_separator``::
 
     {header}                     Possible action of the agent: turn left, turn right, ...
     {goal_line}                  Goal of the agent: go to the red ball
@@ -10,17 +10,36 @@ A prompt is a list of lines joined by ``line_separator``::
 Each part is a ``str.format`` string. Fields every part may use: ``{goal}`` (the
 mission) and ``{actions}`` (the admissible actions joined by ``action_separator``).
 ``observation``, ``action`` and ``query`` may also use ``{index}`` (the step number,
-0 for the oldest observation shown); ``observation`` uses ``{observation}`` (its text)
-and ``action`` uses ``{action}`` (the action taken after it). An empty ``header`` or
-``goal_line`` leaves that line out. Any other field is an error at construction.
+0 for the oldest observation shown); ``observation`` uses ``{observation}`` (its text,
+followed by ``observation_suffix`` when it is not empty) and ``action`` uses
+``{action}`` (the action taken after it). An empty ``header`` or ``goal_line`` leaves
+that part out. Any other field is an error at construction.
 
-The goal variants follow the paper's generalisation test, which replaced the words
-"Goal of the agent" in the prompt and kept the colon: "I would like the agent to:
-go to the red ball". The French template uses the reference's French head words.
+Two families of named templates (:data:`TEMPLATES`):
 
-Over-long prompts are cut at the token level by the scorer, which knows the
-model's limit, with :func:`truncate_left`: it keeps the most recent tokens and logs
-a warning, never silently.
+``paper``, ``i_would_like``, ``you_have_to``, ``french``
+    The reference code's text, character for character (its ``generate_prompt`` in
+    ``experiments/agents/base_agent.py`` of flowersteam/Grounding_LLMs_with_online_RL):
+    ``"Possible action of the agent: a, b, c"``, then ``" \\n Goal of the agent: "``
+    and the goal, then per observation ``" \\n Observation {i}: "``, every sentence
+    followed by ``", "`` (the last one too), ``"\\n Action {i}: "`` and the action
+    taken, nothing after the last one, so the prompt ends with ``"Action 2: "``.
+    The parts carry these irregular separators themselves (``line_separator`` is
+    empty) so that the text is the reference's exactly. The goal variants are the
+    paper's generalisation test, which replaced the words "Goal of the agent" in the
+    whole prompt and kept the colon (``" \\n I would like the agent to: go to ..."``);
+    ``french`` is the reference's ``generate_prompt_french`` (``Actions possibles pour
+    l'agent:`` and ``But de l'agent:``; ``Observation``/``Action`` stay as they are).
+``compact``, ``compact_i_would_like``, ``compact_you_have_to``, ``compact_french``
+    The same words one part per line, the sentences joined by ``", "`` with nothing
+    after the last one, ending with ``"Action 2:"``. glam's ``paper`` template before
+    it followed the reference exactly; the offline runs and their published figures
+    were made with these, and a :class:`PromptTemplate` built from a dict starts from
+    their values.
+
+Over-long prompts are cut at the token level by the encoder, which knows where the
+model's positions end, with :func:`truncate_left`: it keeps the most recent tokens
+and logs a warning, never silently.
 """
 
 from __future__ import annotations
@@ -70,6 +89,8 @@ class PromptTemplate(BaseModel):
 
     Load from a dict/YAML/JSON with ``PromptTemplate.model_validate``; the named
     templates are in :data:`TEMPLATES`. See the module docstring for the fields.
+    The defaults are the ``compact`` template's, so a dict naming a few fields
+    changes only those.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -78,6 +99,8 @@ class PromptTemplate(BaseModel):
     header: str = "Possible action of the agent: {actions}"
     goal_line: str = "Goal of the agent: {goal}"
     observation: str = "Observation {index}: {observation}"
+    #: Written after each non-empty observation text (the paper's ``", "``).
+    observation_suffix: str = ""
     action: str = "Action {index}: {action}"
     query: str = "Action {index}:"
     action_separator: str = ", "
@@ -102,6 +125,16 @@ class PromptTemplate(BaseModel):
                 )
         return self
 
+    @property
+    def ends_with_whitespace(self) -> bool:
+        """Whether every prompt ends with a space or newline (the paper's ``"Action 2: "``).
+
+        Known from the query's literal end; a query ending with a field is taken not
+        to. Decoder-only models then score the action without a leading space (see
+        :class:`~glam_policy.encoding.PolicyEncoder`).
+        """
+        return self.query[-1:].isspace()
+
     def render(self, policy_input: PolicyInput | Mapping[str, Any]) -> str:
         """The prompt text for one input (a :class:`PolicyInput` or an observation dict)."""
         data = PolicyInput.from_any(policy_input)
@@ -119,6 +152,8 @@ class PromptTemplate(BaseModel):
         # the current observation.
         first_with_action = n_obs - 1 - len(data.actions)
         for index, text in enumerate(data.observations):
+            if text:
+                text += self.observation_suffix
             lines.append(self.observation.format(index=index, observation=text, **common))
             if index == n_obs - 1:
                 break
@@ -129,14 +164,45 @@ class PromptTemplate(BaseModel):
         return self.line_separator.join(lines)
 
 
+def _variant(template: PromptTemplate, **changes: str) -> PromptTemplate:
+    """``template`` with some fields changed, validated again."""
+    return PromptTemplate.model_validate({**template.model_dump(), **changes})
+
+
+#: The reference's construction (see the module docstring): the parts carry the
+#: reference's separators, so that the prompt is its text character for character.
+_PAPER = PromptTemplate(
+    name="paper",
+    header="Possible action of the agent: {actions}",
+    goal_line=" \n Goal of the agent: {goal}",
+    observation=" \n Observation {index}: {observation}",
+    observation_suffix=", ",
+    action="\n Action {index}: {action}",
+    query="\n Action {index}: ",
+    line_separator="",
+)
+_COMPACT = PromptTemplate(name="compact")
+
 TEMPLATES: dict[str, PromptTemplate] = {
     template.name: template
     for template in (
-        PromptTemplate(name="paper"),
-        PromptTemplate(name="i_would_like", goal_line="I would like the agent to: {goal}"),
-        PromptTemplate(name="you_have_to", goal_line="You have to: {goal}"),
-        PromptTemplate(
+        _PAPER,
+        _variant(_PAPER, name="i_would_like", goal_line=" \n I would like the agent to: {goal}"),
+        _variant(_PAPER, name="you_have_to", goal_line=" \n You have to: {goal}"),
+        _variant(
+            _PAPER,
             name="french",
+            header="Actions possibles pour l'agent: {actions}",
+            goal_line=" \n But de l'agent: {goal}",
+        ),
+        _COMPACT,
+        _variant(
+            _COMPACT, name="compact_i_would_like", goal_line="I would like the agent to: {goal}"
+        ),
+        _variant(_COMPACT, name="compact_you_have_to", goal_line="You have to: {goal}"),
+        _variant(
+            _COMPACT,
+            name="compact_french",
             header="Actions possibles pour l'agent: {actions}",
             goal_line="But de l'agent: {goal}",
         ),
