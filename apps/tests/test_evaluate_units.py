@@ -30,13 +30,17 @@ def test_paper_suite_has_every_generalization_test() -> None:
         "new objects",
         "new composition",
         "synonym actions",
+        "synonym actions 2",
         "French",
+        "French (all families)",
     ]
     by_name = {t.name: t for t in tests}
     assert by_name["new objects"].level == "MixedTestLocal"
     assert by_name["new composition"].level == "PickUpSeqPickUpLocal"
     assert by_name["goal: you have to"].template == "you_have_to"
     assert by_name["French"].variant == "french" and by_name["French"].template == "french"
+    assert by_name["French"].level == "GoToFrench"
+    assert by_name["French (all families)"].level == "MixedTrainLocal"
     with pytest.raises(UserError, match="unknown suite"):
         suite_tests("nope")
 

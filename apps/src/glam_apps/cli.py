@@ -270,12 +270,44 @@ def evaluate(
         str | None,
         typer.Option(help="Base level (default: the run's level, else MixedTrainLocal)."),
     ] = None,
-    episodes: Annotated[int, typer.Option(help="Episodes per test.", min=1)] = 50,
+    episodes: Annotated[
+        int | None,
+        typer.Option(
+            help="Episodes per test and seed (default 50; paper protocol: 1000).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the first episode (then +1, +2...).")] = 0,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Play every test over this many seeds (seed k: episode seeds from "
+            "seed + k * episodes); more than one adds the mean and 99% CI across seeds "
+            "(default 1; paper protocol: 2).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help="paper: the paper's test protocol, 2 seeds x 1000 episodes per test, "
+            "32 envs, sampled actions; --seeds, --episodes, --num-envs, --greedy override it.",
+            show_default=False,
+        ),
+    ] = None,
     greedy: Annotated[
         bool, typer.Option("--greedy", help="Most likely action instead of sampling.")
     ] = False,
-    num_envs: Annotated[int, typer.Option(help="Episodes played side by side.", min=1)] = 8,
+    num_envs: Annotated[
+        int | None,
+        typer.Option(
+            help="Episodes played side by side (default 8; paper protocol: 32).",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     checkpoint: Annotated[
         str, typer.Option(help="For a run: auto, final, best or latest.")
     ] = "auto",
@@ -289,7 +321,12 @@ def evaluate(
         typer.Option("--env-set", help="Environment setting: --env-set num_distractors=2."),
     ] = None,
 ) -> None:
-    """Evaluate an agent on a suite of tests over fixed seeds."""
+    """Evaluate an agent on a suite of tests over fixed seeds.
+
+    A test that fails is reported and the others still run; the reports are
+    rewritten after every test, and the command exits with an error naming the
+    failed tests.
+    """
     from glam_apps.evaluate import evaluate as run_evaluation
     from glam_apps.report import rich_table
     from glam_apps.rundir import RunDir
@@ -307,6 +344,11 @@ def evaluate(
             highlight=False,
         )
 
+    def on_test_failed(test: Any, error: str) -> None:
+        console.print(
+            Text.assemble((f"test {test.name!r} failed: ", "bold red"), error), soft_wrap=True
+        )
+
     report, written = run_evaluation(
         agent,
         suite=suite,
@@ -315,15 +357,24 @@ def evaluate(
         seed=seed,
         greedy=greedy,
         num_envs=num_envs,
+        seeds=seeds,
+        protocol=protocol,
         checkpoint=checkpoint,
         device=device,
         output_dir=output,
         env_overrides=env_set or (),
         on_test=on_test,
+        on_test_failed=on_test_failed,
     )
     out.print(rich_table(report))
     for path in written:
         console.print(f"wrote {path}", highlight=False)
+    if report.failures:
+        names = ", ".join(repr(failure.name) for failure in report.failures)
+        kept = f"; the other tests' results are in {written[0]}" if written else ""
+        raise UserError(
+            f"{len(report.failures)} test(s) failed: {names} (errors above and in the report){kept}"
+        )
 
 
 # ---------------------------------------------------------------------- play

@@ -16,6 +16,24 @@ Suites:
 * ``quick``: no change, invented words, synonym actions and new objects (a
   smoke test of generalization in a fraction of the time).
 * ``level``: the base level alone.
+
+Seeds and protocols: ``seeds`` repeats every test; seed ``k`` plays the episode
+seeds ``seed + k * episodes`` onwards and restarts the agent's sampling from the
+first of them, so one seed is exactly the single-seed evaluation. With more than
+one, each result also holds the spread of the per-seed success rates
+(:func:`glam_apps.stats.across_seeds`). ``protocol="paper"`` is the paper's test
+protocol (its ``experiments/campaign/Mixed_tests_no-change/*.slurm`` running
+``experiments/post-training_tests.py``): 2 seeds, 1000 episodes per test and
+seed, 32 environments side by side, sampled actions, mean of the per-seed
+success rates reported with ``z * std / sqrt(2)`` (``experiments/test_results.py``).
+The paper's two seeds are two trained models (training and test seed are the
+same number); here they are two evaluations of one agent, so their spread shows
+the evaluation's own noise, not the training's.
+
+Failures: with ``keep_going`` (what ``glam evaluate`` uses) a test that raises is
+recorded with its error and the suite goes on; ``on_progress`` receives the
+report after every test, which :func:`evaluate` writes at once (atomically), so
+a run stopped mid-suite keeps every finished test.
 """
 
 from __future__ import annotations
@@ -24,7 +42,7 @@ import logging
 import os
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +59,9 @@ from glam_apps.policies import (
     load_saved_policy,
     looks_like_path,
 )
-from glam_apps.report import EvalResult, EvaluationReport, write_report
+from glam_apps.report import EvalResult, EvaluationReport, TestFailure, write_report
 from glam_apps.rundir import RunDir
-from glam_apps.stats import summarize
+from glam_apps.stats import across_seeds, summarize
 from glam_apps.suites import (
     DEFAULT_BASE_LEVEL,
     SUITES,
@@ -53,14 +71,18 @@ from glam_apps.suites import (
 )
 
 __all__ = [
+    "PROTOCOLS",
     "SUITES",
     "EpisodeOutcome",
+    "EvalProtocol",
+    "EvalSettings",
     "LoadedAgent",
     "TestSpec",
     "env_config_for_test",
     "evaluate",
     "evaluate_agent",
     "load_agent",
+    "resolve_settings",
     "run_episodes",
     "suite_tests",
 ]
@@ -227,6 +249,96 @@ def load_agent(
     )
 
 
+# ---------------------------------------------------------------------- protocols
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    """How many seeds, episodes and side-by-side environments each test gets."""
+
+    name: str
+    seeds: int
+    episodes: int
+    num_envs: int
+    greedy: bool = False
+
+
+#: Today's defaults of ``glam evaluate`` (no protocol named).
+DEFAULT_PROTOCOL = EvalProtocol("default", seeds=1, episodes=50, num_envs=8)
+
+#: Named protocols. ``paper``: the reference's post-training tests, 2 seeds x 1000
+#: episodes per test, 32 envs, actions sampled (see the module docstring).
+PROTOCOLS: dict[str, EvalProtocol] = {
+    "paper": EvalProtocol("paper", seeds=2, episodes=1000, num_envs=32),
+}
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """The settings an evaluation runs with, and the protocol they came from."""
+
+    seeds: int
+    episodes: int
+    num_envs: int
+    greedy: bool
+    protocol: str | None = None
+    overridden: tuple[str, ...] = field(default_factory=tuple)
+
+    def metadata(self) -> dict[str, Any]:
+        """What the report records about the protocol (nothing without one)."""
+        if self.protocol is None:
+            return {}
+        return {
+            "protocol": {
+                "name": self.protocol,
+                "seeds": self.seeds,
+                "episodes_per_seed": self.episodes,
+                "num_envs": self.num_envs,
+                "actions": "greedy" if self.greedy else "sampled",
+                "overridden": list(self.overridden),
+            }
+        }
+
+
+def resolve_settings(
+    protocol: str | None = None,
+    *,
+    seeds: int | None = None,
+    episodes: int | None = None,
+    num_envs: int | None = None,
+    greedy: bool = False,
+) -> EvalSettings:
+    """The protocol's settings (default: today's), each replaced by a value given here.
+
+    A value given explicitly wins over the protocol's and is listed in
+    ``overridden`` (``--protocol paper --episodes 100`` is the paper's shape at a
+    tenth of the cost, and the report says so).
+    """
+    if protocol is None:
+        base = DEFAULT_PROTOCOL
+    elif protocol in PROTOCOLS:
+        base = PROTOCOLS[protocol]
+    else:
+        raise UserError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    given = {"seeds": seeds, "episodes": episodes, "num_envs": num_envs}
+    for name, value in given.items():
+        if value is not None and value < 1:
+            raise UserError(f"{name} must be >= 1, got {value}")
+    overridden = [
+        name for name, value in given.items() if value is not None and value != getattr(base, name)
+    ]
+    if greedy != base.greedy:
+        overridden.append("greedy" if greedy else "sampled")
+    return EvalSettings(
+        seeds=base.seeds if seeds is None else seeds,
+        episodes=base.episodes if episodes is None else episodes,
+        num_envs=base.num_envs if num_envs is None else num_envs,
+        greedy=greedy,
+        protocol=protocol,
+        overridden=tuple(overridden) if protocol is not None else (),
+    )
+
+
 # ---------------------------------------------------------------------- evaluation
 
 
@@ -239,59 +351,103 @@ def evaluate_agent(
     seed: int = 0,
     greedy: bool = False,
     num_envs: int = 8,
+    seeds: int = 1,
+    keep_going: bool = False,
+    metadata: dict[str, Any] | None = None,
     on_test: Callable[[TestSpec, int, int], None] | None = None,
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
+    on_test_failed: Callable[[TestSpec, str], None] | None = None,
+    on_progress: Callable[[EvaluationReport], None] | None = None,
 ) -> EvaluationReport:
-    """Run every test of ``suite`` with ``loaded``'s agent; return the report."""
+    """Run every test of ``suite`` with ``loaded``'s agent over ``seeds`` seeds; return the report.
+
+    A test that raises stops the evaluation, unless ``keep_going``: then it is
+    recorded in the report's ``failures`` (its error on one line, its traceback
+    in the debug log), ``on_test_failed`` hears of it, and the next test runs.
+    ``on_progress`` receives the report so far after every test.
+    """
     if episodes < 1:
         raise UserError(f"episodes must be >= 1, got {episodes}")
     if num_envs < 1:
         raise UserError(f"num_envs must be >= 1, got {num_envs}")
-    if loaded.game is not None:
-        return _evaluate_game(loaded, suite, level, episodes, seed, greedy, num_envs, on_episode)
-    base_level = level or loaded.base_level or DEFAULT_BASE_LEVEL
+    if seeds < 1:
+        raise UserError(f"seeds must be >= 1, got {seeds}")
     base_env = loaded.env_config
-    if base_env.level != base_level:
-        base_env = env_config_for_test(base_env, TestSpec("base", base_level))
-    tests = suite_tests(suite, base_level)
-    seeds = [seed + i for i in range(episodes)]
-    results: list[EvalResult] = []
+    if loaded.game is not None:
+        _check_game_suite(loaded.game, suite, level)
+        base_level = loaded.game.gym_id
+        tests = [TestSpec("no change", base_level)]
+    else:
+        base_level = level or loaded.base_level or DEFAULT_BASE_LEVEL
+        if base_env.level != base_level:
+            base_env = env_config_for_test(base_env, TestSpec("base", base_level))
+        tests = suite_tests(suite, base_level)
     agent = loaded.agent
     greedy = bool(getattr(agent, "greedy", greedy))  # the agent decides how it acts
+    results: list[EvalResult] = []
+    failures: list[TestFailure] = []
+
+    def report(pending: Sequence[TestSpec]) -> EvaluationReport:
+        return EvaluationReport(
+            agent=loaded.label,
+            suite=suite,
+            episodes=episodes,
+            seed=seed,
+            greedy=greedy,
+            results=list(results),
+            metadata={**(loaded.metadata or {}), "base_level": base_level, **(metadata or {})},
+            seeds=seeds,
+            num_envs=num_envs,
+            failures=list(failures),
+            pending=[test.name for test in pending],
+        )
+
     for position, test in enumerate(tests):
         if on_test is not None:
             on_test(test, position, len(tests))
-        env_config = env_config_for_test(base_env, test)
-        agent.reseed(seed)
-        logger.info("evaluating %s on %s (%s)", loaded.label, test.name, env_config.level)
-        outcomes = _run_test(agent, env_config, test, seeds, num_envs, on_episode)
-        results.append(_result(test.name, env_config, test, outcomes))
-        if test.name == "no change":
-            results.extend(_family_breakdown(env_config, outcomes))
-    return EvaluationReport(
-        agent=loaded.label,
-        suite=suite,
-        episodes=episodes,
-        seed=seed,
-        greedy=greedy,
-        results=results,
-        metadata={**(loaded.metadata or {}), "base_level": base_level},
-    )
+        try:
+            env_config = _test_env(loaded, base_env, test)
+            logger.info("evaluating %s on %s (%s)", loaded.label, test.name, env_label(env_config))
+            per_seed = _play_seeds(
+                agent, env_config, test, seed, seeds, episodes, num_envs, on_episode
+            )
+        except Exception as error:
+            if not keep_going:
+                raise
+            message = _one_line(error)
+            logger.info("test %r failed: %s", test.name, message)
+            logger.debug("traceback of the failed test %r", test.name, exc_info=True)
+            failures.append(TestFailure(test.name, test.level, message))
+            if on_test_failed is not None:
+                on_test_failed(test, message)
+        else:
+            results.append(_result(test.name, env_config, test, per_seed))
+            if test.name == "no change" and isinstance(env_config, BabyAITextConfig):
+                results.extend(_family_breakdown(env_config, per_seed))
+        if on_progress is not None:
+            on_progress(report(tests[position + 1 :]))
+    return report(())
 
 
-def _evaluate_game(
-    loaded: LoadedAgent,
-    suite: str,
-    level: str | None,
-    episodes: int,
-    seed: int,
-    greedy: bool,
-    num_envs: int,
-    on_episode: Callable[[EpisodeOutcome], None] | None,
-) -> EvaluationReport:
-    """The ``level`` suite on a game other than BabyAI-Text (its only suite)."""
-    game = loaded.game
-    assert game is not None
+#: Longest error message a failed test keeps in the report.
+MAX_ERROR_CHARS = 500
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line, cut to :data:`MAX_ERROR_CHARS`."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _test_env(loaded: LoadedAgent, base_env: BabyAITextConfig, test: TestSpec) -> EnvSpec:
+    """The environment a test plays: another game itself, else the base env moved to the test."""
+    if loaded.game is not None:
+        return loaded.game
+    return env_config_for_test(base_env, test)
+
+
+def _check_game_suite(game: GameSection, suite: str, level: str | None) -> None:
+    """A game other than BabyAI-Text has the ``level`` suite only, on its own level."""
     if suite != "level":
         raise UserError(
             f"suite {suite!r} holds BabyAI-Text tests; {game.gym_id} has only the 'level' suite "
@@ -299,21 +455,26 @@ def _evaluate_game(
         )
     if level is not None and level != game.gym_id:
         raise UserError(f"level {level!r} is a BabyAI-Text level; this agent plays {game.gym_id}")
-    agent = loaded.agent
-    agent.reseed(seed)
-    seeds = [seed + i for i in range(episodes)]
-    test = TestSpec("no change", game.gym_id)
-    logger.info("evaluating %s on %s", loaded.label, game.gym_id)
-    outcomes = _run_test(agent, game, test, seeds, num_envs, on_episode)
-    return EvaluationReport(
-        agent=loaded.label,
-        suite=suite,
-        episodes=episodes,
-        seed=seed,
-        greedy=bool(getattr(agent, "greedy", greedy)),
-        results=[_result(test.name, game, test, outcomes)],
-        metadata={**(loaded.metadata or {}), "base_level": game.gym_id},
-    )
+
+
+def _play_seeds(
+    agent: Agent,
+    env_config: EnvSpec,
+    test: TestSpec,
+    seed: int,
+    seeds: int,
+    episodes: int,
+    num_envs: int,
+    on_episode: Callable[[EpisodeOutcome], None] | None,
+) -> list[list[EpisodeOutcome]]:
+    """Each seed's episodes: seed ``k`` plays ``seed + k * episodes`` onwards, reseeded there."""
+    per_seed = []
+    for k in range(seeds):
+        start = seed + k * episodes
+        agent.reseed(start)
+        block = [start + i for i in range(episodes)]
+        per_seed.append(_run_test(agent, env_config, test, block, num_envs, on_episode))
+    return per_seed
 
 
 def _run_test(
@@ -334,9 +495,17 @@ def _result(
     name: str,
     env_config: EnvSpec,
     test: TestSpec,
-    outcomes: Sequence[EpisodeOutcome],
+    per_seed: Sequence[Sequence[EpisodeOutcome]],
     group: str = "test",
 ) -> EvalResult:
+    """Pooled episodes of every seed, and the spread across seeds when there are several.
+
+    No spread when a seed has no episode of its own (a task family it never drew).
+    """
+    outcomes = [o for block in per_seed for o in block]
+    spread = None
+    if len(per_seed) > 1 and all(per_seed):
+        spread = across_seeds([sum(o.success for o in block) / len(block) for block in per_seed])
     return EvalResult(
         name=name,
         level=env_label(env_config),
@@ -348,24 +517,32 @@ def _result(
         variant=test.variant,
         template=test.template,
         group=group,
+        across_seeds=spread,
     )
 
 
 def _family_breakdown(
-    env_config: BabyAITextConfig, outcomes: Sequence[EpisodeOutcome]
+    env_config: BabyAITextConfig, per_seed: Sequence[Sequence[EpisodeOutcome]]
 ) -> list[EvalResult]:
-    by_family: dict[str, list[EpisodeOutcome]] = defaultdict(list)
-    for outcome in outcomes:
-        if outcome.family is not None:
-            by_family[outcome.family].append(outcome)
+    by_family: dict[str, list[list[EpisodeOutcome]]] = defaultdict(lambda: [[] for _ in per_seed])
+    for k, block in enumerate(per_seed):
+        for outcome in block:
+            if outcome.family is not None:
+                by_family[outcome.family][k].append(outcome)
     if len(by_family) < 2:
         return []
     return [
         _result(
-            f"family: {family}", env_config, TestSpec(family, env_config.level), items, "family"
+            f"family: {family}", env_config, TestSpec(family, env_config.level), blocks, "family"
         )
-        for family, items in sorted(by_family.items())
+        for family, blocks in sorted(by_family.items())
     ]
+
+
+def report_stem(suite: str, greedy: bool, seed: int, seeds: int = 1) -> str:
+    """``<suite>-<greedy|sampled>-seed<S>``, with ``-<N>seeds`` when several were played."""
+    stem = f"{suite}-{'greedy' if greedy else 'sampled'}-seed{seed}"
+    return stem if seeds == 1 else f"{stem}-{seeds}seeds"
 
 
 def evaluate(
@@ -373,26 +550,36 @@ def evaluate(
     *,
     suite: str = "quick",
     level: str | None = None,
-    episodes: int = 50,
+    episodes: int | None = None,
     seed: int = 0,
     greedy: bool = False,
-    num_envs: int = 8,
+    num_envs: int | None = None,
+    seeds: int | None = None,
+    protocol: str | None = None,
     checkpoint: str = "auto",
     device: str | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     env_overrides: Sequence[str] = (),
     on_test: Callable[[TestSpec, int, int], None] | None = None,
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
+    on_test_failed: Callable[[TestSpec, str], None] | None = None,
 ) -> tuple[EvaluationReport, list[Path]]:
     """Load ``agent``, evaluate it on ``suite``, write JSON + Markdown; return both.
 
+    ``protocol`` (``"paper"``) sets seeds, episodes and environments, each
+    overridable; without it: 1 seed, 50 episodes, 8 environments.
     ``env_overrides`` (``key=value``, fields of ``BabyAITextConfig``) adjust the
     environment every test starts from. Reports go to ``output_dir`` if given,
     else to ``<run>/eval`` for a run directory, else nowhere (the report is still
-    returned).
+    returned). They are rewritten after every test, so a stopped run keeps the
+    finished tests. A test that raises does not stop the others: it is in the
+    report's ``failures``, which the caller must check.
     """
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+    settings = resolve_settings(
+        protocol, seeds=seeds, episodes=episodes, num_envs=num_envs, greedy=greedy
+    )
     loaded = load_agent(agent, greedy=greedy, seed=seed, checkpoint=checkpoint, device=device)
     if env_overrides and loaded.game is not None:
         raise UserError(f"--env-set changes BabyAI-Text settings; {loaded.game.gym_id} has none")
@@ -400,22 +587,30 @@ def evaluate(
         loaded.env_config = compose(
             BabyAITextConfig, base=loaded.env_config.model_dump(), overrides=env_overrides
         )
-    report = evaluate_agent(
-        loaded,
-        suite=suite,
-        level=level,
-        episodes=episodes,
-        seed=seed,
-        greedy=greedy,
-        num_envs=num_envs,
-        on_test=on_test,
-        on_episode=on_episode,
-    )
     target: Path | None = Path(output_dir) if output_dir is not None else None
     if target is None and loaded.metadata and "run_dir" in loaded.metadata:
         target = RunDir.at(loaded.metadata["run_dir"]).eval
     written: list[Path] = []
-    if target is not None:
-        stem = f"{suite}-{'greedy' if greedy else 'sampled'}-seed{seed}"
-        written = list(write_report(report, target, stem))
-    return report, written
+
+    def save(partial: EvaluationReport) -> None:
+        if target is not None:
+            stem = report_stem(suite, partial.greedy, seed, partial.seeds)
+            written[:] = write_report(partial, target, stem)
+
+    report = evaluate_agent(
+        loaded,
+        suite=suite,
+        level=level,
+        episodes=settings.episodes,
+        seed=seed,
+        greedy=settings.greedy,
+        num_envs=settings.num_envs,
+        seeds=settings.seeds,
+        keep_going=True,
+        metadata=settings.metadata(),
+        on_test=on_test,
+        on_episode=on_episode,
+        on_test_failed=on_test_failed,
+        on_progress=save,
+    )
+    return report, list(written)

@@ -1,9 +1,15 @@
-"""Statistics of evaluation episodes: success rate with a Wilson score interval.
+"""Statistics of evaluation episodes: success rate with a Wilson score interval,
+and the spread of per-seed success rates.
 
 The paper reports success rates with a 99% confidence interval. We use the
 Wilson score interval rather than the normal (Wald) approximation because it
 stays inside [0, 1] and keeps its coverage near 0 and 1 and for small episode
 counts, which is exactly where quick evaluations and zero-shot models live.
+
+When an evaluation is repeated over several seeds, :func:`across_seeds` gives
+the mean of the per-seed rates with a Student-t interval, and the paper's own
+figure (its ``experiments/test_results.py``: mean of the per-seed success rates
+plus or minus ``z * std / sqrt(seeds)``, ``z`` the normal 99% quantile).
 """
 
 from __future__ import annotations
@@ -83,4 +89,109 @@ def summarize(
         mean_return=mean_return,
         std_return=math.sqrt(variance),
         mean_length=mean_length,
+    )
+
+
+# ---------------------------------------------------------------- across seeds
+
+
+def _t_two_sided_coverage(theta: float, dof: int) -> float:
+    """``P(|T| < sqrt(dof) * tan(theta))`` for Student's t with integer ``dof``.
+
+    Abramowitz & Stegun 26.7.3/26.7.4: a finite series in ``cos(theta)``, exact
+    for integer degrees of freedom, so no special-function library is needed.
+    """
+    sin, cos = math.sin(theta), math.cos(theta)
+    cos2 = cos * cos
+    if dof % 2 == 1:
+        total, term = 0.0, 1.0
+        if dof > 1:
+            total = 1.0
+            for k in range(1, (dof - 1) // 2):  # 1, 2/3 cos^2, (2*4)/(3*5) cos^4, ...
+                term *= cos2 * (2 * k) / (2 * k + 1)
+                total += term
+        return (2.0 / math.pi) * (theta + sin * cos * total)
+    total, term = 1.0, 1.0
+    for k in range(1, dof // 2):  # 1, 1/2 cos^2, (1*3)/(2*4) cos^4, ...
+        term *= cos2 * (2 * k - 1) / (2 * k)
+        total += term
+    return sin * total
+
+
+def t_quantile(confidence: float, dof: int) -> float:
+    """The two-sided Student-t critical value: ``P(|T| < q) = confidence`` with ``dof`` dof.
+
+    E.g. 63.657 for 99% and one degree of freedom (two seeds), 2.576 in the limit.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if dof < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
+    low, high = 0.0, math.pi / 2.0  # the coverage grows with theta from 0 to 1
+    for _ in range(200):
+        middle = (low + high) / 2.0
+        if _t_two_sided_coverage(middle, dof) < confidence:
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(dof) * math.tan((low + high) / 2.0)
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Per-seed values (success rates) and how far their mean can be trusted.
+
+    ``ci_low``/``ci_high``: the Student-t interval ``mean +- t * std / sqrt(n)``
+    (``std`` with ``n - 1`` in the denominator), not clipped to [0, 1]: a
+    clipped interval would hide how little a few seeds say. ``paper_half_width``:
+    ``z * std / sqrt(n)`` with ``z`` the normal quantile, the paper's "mean +-
+    99% CI" (its ``test_results.py``), which ignores that ``std`` is estimated
+    from ``n`` values and so is far too narrow for few seeds.
+    """
+
+    seeds: int
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    paper_half_width: float
+    confidence: float = CONFIDENCE
+    method: str = "student-t"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["values"] = list(self.values)
+        return data
+
+
+def across_seeds(values: Sequence[float], confidence: float = CONFIDENCE) -> SeedSpread:
+    """Mean of one value per seed with its Student-t interval and the paper's z-interval.
+
+    What it measures: how much the result moves from one seed to another, the
+    seeds being independent repetitions of the whole evaluation (its episodes
+    and the agent's sampling; across runs trained with different seeds, the
+    training too). It needs at least two seeds, and with few it is very wide:
+    the 99% t quantile is 63.7 for two seeds, 9.9 for three, 4.6 for five
+    (the normal value is 2.58), so two seeds only rule out very little. The
+    Wilson interval on the pooled episodes is the tighter statement about the
+    evaluated agent; this one is the statement about seed-to-seed variation.
+    """
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"a spread across seeds needs at least 2 seeds, got {n}")
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    standard_error = std / math.sqrt(n)
+    half = t_quantile(confidence, n - 1) * standard_error
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
+    return SeedSpread(
+        seeds=n,
+        values=tuple(float(v) for v in values),
+        mean=mean,
+        std=std,
+        ci_low=mean - half,
+        ci_high=mean + half,
+        paper_half_width=z * standard_error,
+        confidence=confidence,
     )

@@ -1,16 +1,30 @@
 """The evaluation suites, and the environment each of their tests is played in.
 
 A test is a level, a text variant of the game (``glam_env`` presets) and a prompt
-template of the agent (``glam_policy`` templates). Suites are described in
-:mod:`glam_apps.evaluate`.
+template of the agent (``glam_policy`` templates), plus, for one test, keyword
+arguments of its level. Suites are described in :mod:`glam_apps.evaluate`.
+
+The paper's French test (its appendix H4) played GoToFrench, BabyAI's GoToLocal
+with French text, with an agent trained on GoToLocal, French goals and the French
+prompt. The paper suite's "French" test does the same whatever the base level: a
+go-to test is comparable across runs, and go to is one of MixedTrainLocal's
+families. When the base level is a paper level that holds color-noun pairs out
+(split "train", such as MixedTrainLocal), GoToFrench keeps those pairs out too
+(``split="train"``), so that "French" measures the language, not new objects;
+otherwise it names any pair, as the reference's GoToFrench does. An agent trained
+on a level without go-to missions meets a new task there as well as a new
+language: "French (all families)" (the base level's own missions, in French)
+is the test that isolates the language for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from glam_apps.errors import UserError
 from glam_env import PAPER_LEVELS, BabyAITextConfig
+from glam_env.levels import resolve_level_name
 
 SUITES: tuple[str, ...] = ("paper", "quick", "level")
 DEFAULT_BASE_LEVEL = "MixedTrainLocal"
@@ -18,14 +32,30 @@ DEFAULT_BASE_LEVEL = "MixedTrainLocal"
 
 @dataclass(frozen=True)
 class TestSpec:
-    """One test: a level, a text variant of the game, a prompt template of the agent."""
+    """One test: a level, a text variant of the game, a prompt template of the agent.
+
+    ``level_kwargs`` (pairs, so that a test stays hashable) are added to the
+    level's keyword arguments; the French test uses them to choose GoToFrench's
+    color-noun pairs.
+    """
 
     name: str
     level: str
     variant: str | None = None
     template: str | None = None
+    level_kwargs: tuple[tuple[str, Any], ...] = ()
 
     __test__ = False  # not a pytest class
+
+
+def french_test(base_level: str) -> TestSpec:
+    """The paper's French test for an agent trained on ``base_level`` (module doc)."""
+    try:
+        base = PAPER_LEVELS.get(resolve_level_name(base_level))
+    except ValueError:  # an unknown level fails later, naming it, where it is played
+        base = None
+    split = (("split", "train"),) if base is not None and base.split == "train" else ()
+    return TestSpec("French", "GoToFrench", variant="french", template="french", level_kwargs=split)
 
 
 def suite_tests(suite: str, base_level: str = DEFAULT_BASE_LEVEL) -> list[TestSpec]:
@@ -54,7 +84,9 @@ def suite_tests(suite: str, base_level: str = DEFAULT_BASE_LEVEL) -> list[TestSp
             new_objects,
             TestSpec("new composition", "PickUpSeqPickUpLocal"),
             TestSpec("synonym actions", base_level, variant="synonym_actions"),
-            TestSpec("French", base_level, variant="french", template="french"),
+            TestSpec("synonym actions 2", base_level, variant="synonym_actions_2"),
+            french_test(base_level),
+            TestSpec("French (all families)", base_level, variant="french", template="french"),
         ]
     raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
 
@@ -65,7 +97,8 @@ def env_config_for_test(base: BabyAITextConfig, test: TestSpec) -> BabyAITextCon
     History, actions and episode length carry over. Distractor count carries over
     between the paper's levels; family weights too when the test level has those
     families (a "go to" run is tested on "go to" missions of MixedTestLocal);
-    level-specific keyword arguments only on the same level.
+    level-specific keyword arguments only on the same level. The test's own
+    ``level_kwargs`` come last (they win).
     """
     data = base.model_dump()
     data.pop("variant")
@@ -76,6 +109,7 @@ def env_config_for_test(base: BabyAITextConfig, test: TestSpec) -> BabyAITextCon
     same_level = test.level == base.level
     if not same_level:
         data["level_kwargs"] = {}
+    data["level_kwargs"] = {**data["level_kwargs"], **dict(test.level_kwargs)}
     paper = test.level in PAPER_LEVELS
     if not paper:
         data["num_distractors"] = None

@@ -8,6 +8,7 @@ import gymnasium as gym
 import minigrid  # noqa: F401  (registers the BabyAI levels)
 import pytest
 
+from glam_env import BabyAITextEnv
 from glam_env.french import FRENCH_ACTION_NAMES, translate_mission
 
 
@@ -136,3 +137,28 @@ def test_french_action_names() -> None:
         "lâcher",
         "basculer",
     )
+
+
+_FRENCH_GO_TO = re.compile(
+    r"va à (la|une) (clef|balle|boîte) (rouge|verte|bleue|violette|jaune|grise)"
+)
+
+
+def test_go_to_french_missions_are_french_go_to_missions() -> None:
+    """GoToFrench speaks French by default: every mission a French "go to" of its target."""
+    env = BabyAITextEnv("GoToFrench")
+    again = BabyAITextEnv("GoToFrench")
+    missions = set()
+    for seed in range(40):
+        obs, info = env.reset(seed=seed)
+        raw = env.minigrid_env.mission
+        assert re.fullmatch(r"go to (the|a) \w+ (key|ball|box)", raw)
+        assert obs["mission"] == translate_mission(raw)
+        assert _FRENCH_GO_TO.fullmatch(obs["mission"]), obs["mission"]
+        assert obs["admissible_actions"] == FRENCH_ACTION_NAMES
+        assert all(sentence.startswith("Tu ") for sentence in info["sentences"])
+        assert again.reset(seed=seed)[0]["mission"] == obs["mission"]  # seeded
+        missions.add(obs["mission"])
+    assert len(missions) > 15
+    assert any(m.startswith("va à la ") for m in missions)
+    assert any(m.startswith("va à une ") for m in missions)

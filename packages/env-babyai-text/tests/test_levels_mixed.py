@@ -11,7 +11,7 @@ from minigrid.envs.babyai.core.verifier import ObjDesc
 
 from glam_env import BabyAITextEnv
 from glam_env.levels import DOOR_COLORS, HELD_OUT_PAIRS, MIXED_FAMILIES, build_level
-from glam_env.levels.local import described_pairs
+from glam_env.levels.local import SPLITS, described_pairs
 
 NUM_RESETS = 2000
 HELD_OUT_TEXT = ("yellow box", "red key", "red door", "green ball", "grey door")
@@ -23,10 +23,10 @@ def _objects(env: Any) -> list[Any]:
     ]
 
 
-def _sample(level: str) -> list[dict[str, Any]]:
+def _sample(level: str, resets: int = NUM_RESETS) -> list[dict[str, Any]]:
     env = build_level(level)
     episodes = []
-    for seed in range(NUM_RESETS):
+    for seed in range(resets):
         env.reset(seed=seed)
         descs = []
 
@@ -192,7 +192,6 @@ def test_bad_family_weights(weights: dict[str, float], message: str) -> None:
         ("PickUpSeqGoToLocal", r"pick up .+, then go to .+|go to .+ after you pick up .+"),
         ("PickUpThenGoToLocal", r"pick up .+, then go to .+"),
         ("GoToAfterPickUpLocal", r"go to .+ after you pick up .+"),
-        ("GoToFrench", r"go to (the|a) \w+ \w+"),
     ],
 )
 def test_extra_test_levels(level: str, pattern: str) -> None:
@@ -203,6 +202,69 @@ def test_extra_test_levels(level: str, pattern: str) -> None:
         pairs = described_pairs(env.instrs)
         assert not set(pairs) & HELD_OUT_PAIRS
         assert len(set(pairs)) == len(pairs)  # the two objects always differ
+
+
+@pytest.fixture(scope="module")
+def go_to_french() -> list[dict[str, Any]]:
+    return _sample("GoToFrench", 600)
+
+
+def test_go_to_french_is_the_references_go_to_local(go_to_french: list[dict[str, Any]]) -> None:
+    """One 8x8 room, 8 objects with the target among them (not 9), 64 steps, go to only."""
+    for episode in go_to_french:
+        assert episode["family"] == "go_to"
+        assert episode["objects"] == 8
+        assert episode["width"] == 8 and episode["max_steps"] == 64
+        assert episode["door"] is None
+        assert re.fullmatch(r"go to (the|a) \w+ (key|ball|box)", episode["mission"])
+
+
+def test_go_to_french_may_name_any_pair(go_to_french: list[dict[str, Any]]) -> None:
+    """Nothing is held out (as in GoToLocal): every kind is named, held-out ones ~1 in 6."""
+    named = collections.Counter(episode["pairs"][0] for episode in go_to_french)
+    assert len(named) == 18  # 6 colors x 3 types
+    held_out = sum(count for pair, count in named.items() if pair in HELD_OUT_PAIRS)
+    assert 60 < held_out < 140, held_out  # 3 of 18 kinds: expected 100 of 600
+
+
+def test_go_to_french_same_seed_same_episode() -> None:
+    first, second = build_level("GoToFrench"), build_level("GoToFrench")
+    second.reset(seed=99)
+    for seed in range(20):
+        first.reset(seed=seed)
+        second.reset(seed=seed)
+        assert first.mission == second.mission
+        assert first.grid.encode().tolist() == second.grid.encode().tolist()
+
+
+def test_go_to_french_counts_the_target_among_num_distractors() -> None:
+    env = build_level("GoToFrench", num_distractors=3)
+    for seed in range(20):
+        env.reset(seed=seed)
+        assert len(_objects(env)) == 3
+    mixed = build_level("MixedTrainLocal", num_distractors=3, family_weights={"go_to": 1.0})
+    mixed.reset(seed=0)
+    assert len(_objects(mixed)) == 4  # the Mixed levels add the target
+    with pytest.raises(ValueError, match=r"num_dists >= 1"):
+        build_level("GoToFrench", num_distractors=0)
+
+
+def test_split_keyword_overrides_the_levels_split() -> None:
+    train = build_level("GoToFrench", split="train")
+    for seed in range(150):
+        train.reset(seed=seed)
+        assert not set(described_pairs(train.instrs)) & HELD_OUT_PAIRS, train.mission
+    assert build_level("GoToFrench").split == "any"  # the instance override stays local
+    anything = build_level("MixedTrainLocal", split="any", family_weights={"open": 1.0})
+    colors = set()
+    for seed in range(120):
+        anything.reset(seed=seed)
+        door = next(cell for cell in anything.grid.grid if cell is not None and cell.type == "door")
+        colors.add(door.color)
+    assert colors == set(DOOR_COLORS["any"])
+    with pytest.raises(ValueError, match="split must be one of train, test, any"):
+        build_level("MixedTrainLocal", split="validation")
+    assert SPLITS == ("train", "test", "any")
 
 
 def test_generation_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:

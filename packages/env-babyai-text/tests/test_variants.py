@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from glam_env import make_env
 from glam_env.variants import VARIANT_NAMES, TextVariant, get_variant, load_variant
 
 PAPER_ACTIONS = ("turn left", "turn right", "go forward", "pick up", "drop", "toggle")
@@ -43,6 +44,7 @@ def test_variant_names_are_the_papers() -> None:
         "invented_adjectives",
         "invented_words",
         "synonym_actions",
+        "synonym_actions_2",
         "french",
     )
 
@@ -125,36 +127,68 @@ def test_word_presets_rewrite_mission_observation_and_actions(
     assert variant.apply(", ".join(ENGLISH_SENTENCES)) == ", ".join(sentences)
 
 
-def test_synonym_actions_rename_actions_only() -> None:
-    variant = get_variant("synonym_actions")
-    assert variant.actions(PAPER_ACTIONS) == (
-        "rotate left",
-        "rotate right",
-        "move ahead",
-        "take",
-        "release",
-        "switch",
-    )
+SYNONYMS = {
+    "synonym_actions": ("rotate left", "rotate right", "move ahead", "take", "release", "switch"),
+    # The reference's second set (experiments/test_results.py of the paper's repository).
+    "synonym_actions_2": ("shift left", "shift right", "go ahead", "take", "release", "turn"),
+}
+
+
+@pytest.mark.parametrize("name", list(SYNONYMS))
+def test_synonym_actions_rename_actions_only(name: str) -> None:
+    variant = get_variant(name)
+    # In MiniGrid's order: position i is still MiniGrid action i (action heads rely on it).
+    assert variant.actions(PAPER_ACTIONS) == SYNONYMS[name]
     # The paper replaces the action vocabulary, not the goal nor the observations.
     assert variant.mission(MISSION) == MISSION
     assert variant.sentences(view()) == ENGLISH_SENTENCES
+    assert variant.substitutions == {}
 
 
-def test_synonym_actions_on_3_and_9_action_sets() -> None:
-    variant = get_variant("synonym_actions")
-    assert variant.actions(PAPER_ACTIONS[:3]) == ("rotate left", "rotate right", "move ahead")
+@pytest.mark.parametrize("name", list(SYNONYMS))
+def test_synonym_actions_on_3_and_9_action_sets(name: str) -> None:
+    variant = get_variant(name)
+    assert variant.actions(PAPER_ACTIONS[:3]) == SYNONYMS[name][:3]
     nine = (*PAPER_ACTIONS, "sleep", "do nothing", "think")
-    assert variant.actions(nine) == (
-        "rotate left",
-        "rotate right",
-        "move ahead",
-        "take",
-        "release",
-        "switch",
-        "sleep",
-        "do nothing",
-        "think",
-    )
+    assert variant.actions(nine) == (*SYNONYMS[name], "sleep", "do nothing", "think")
+
+
+@pytest.mark.parametrize("name", list(SYNONYMS))
+def test_synonym_actions_reach_the_action_list_and_history_only(name: str) -> None:
+    """Both prompt parts made of actions (the list, the actions taken) are renamed; the
+    goal and the observations, and the game itself, are the plain env's."""
+    plain = make_env(level="MixedTrainLocal", history_length=3)
+    varied = make_env(level="MixedTrainLocal", history_length=3, variant=name)
+    taken = 0
+    for seed in range(3):
+        obs, _ = plain.reset(seed=seed)
+        vobs, _ = varied.reset(seed=seed)
+        assert vobs["admissible_actions"] == SYNONYMS[name]
+        for action in (3, 1, 2, 4, 0, 5, 2):
+            obs, reward, terminated, truncated, _ = plain.step(action)
+            vobs, vreward, vterminated, vtruncated, _ = varied.step(action)
+            taken += 1
+            assert (vreward, vterminated, vtruncated) == (reward, terminated, truncated)
+            for key in ("mission", "observation", "observation_history"):
+                assert vobs[key] == obs[key]
+            assert vobs["action_history"] == tuple(
+                SYNONYMS[name][PAPER_ACTIONS.index(a)] for a in obs["action_history"]
+            )
+            texts = (*vobs["admissible_actions"], *vobs["action_history"])
+            assert not set(texts) & set(PAPER_ACTIONS), texts
+            if terminated or truncated:
+                break
+    assert taken > 10
+
+
+def test_second_synonym_set_follows_the_canonical_order() -> None:
+    """Built from a canonical-name mapping: "turn" is toggle's new name, not a rotation."""
+    from glam_env.actions import CANONICAL_ACTIONS, SYNONYM_ACTIONS_2, minigrid_actions
+
+    names = get_variant("synonym_actions_2").actions(PAPER_ACTIONS)
+    canonical = {new: old for old, new in SYNONYM_ACTIONS_2.items()}
+    assert [canonical[name] for name in names] == list(PAPER_ACTIONS)
+    assert minigrid_actions([canonical["turn"]]) == (CANONICAL_ACTIONS["toggle"],)
 
 
 def test_french_rewrites_all_three_kinds() -> None:

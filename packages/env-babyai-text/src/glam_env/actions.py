@@ -47,6 +47,28 @@ ACTION_PRESETS: dict[str, tuple[str, ...]] = {
     "extended9": PAPER_ACTIONS + NO_OP_ACTIONS,
 }
 
+#: The paper's first synonym-action test: each of the six actions under another name.
+SYNONYM_ACTIONS: dict[str, str] = {
+    "turn left": "rotate left",
+    "turn right": "rotate right",
+    "go forward": "move ahead",
+    "pick up": "take",
+    "drop": "release",
+    "toggle": "switch",
+}
+
+#: The reference's second synonym-action set (its test code names the result
+#: ``shift_left_shift_right_go_ahead_take_release_turn``). "turn" now means toggle,
+#: so a policy that grounded the word "turn" in rotating is misled on purpose.
+SYNONYM_ACTIONS_2: dict[str, str] = {
+    "turn left": "shift left",
+    "turn right": "shift right",
+    "go forward": "go ahead",
+    "pick up": "take",
+    "drop": "release",
+    "toggle": "turn",
+}
+
 #: French names of the no-op actions (the six others come from ``glam_env.french``).
 FRENCH_NO_OP_NAMES: dict[str, str] = {
     "sleep": "dormir",

@@ -38,7 +38,12 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from glam_env.actions import FRENCH_NO_OP_NAMES, PAPER_ACTIONS
+from glam_env.actions import (
+    FRENCH_NO_OP_NAMES,
+    PAPER_ACTIONS,
+    SYNONYM_ACTIONS,
+    SYNONYM_ACTIONS_2,
+)
 from glam_env.describer import describe_image
 from glam_env.french import FRENCH_ACTION_NAMES, translate_mission
 
@@ -225,6 +230,16 @@ class TextVariant(BaseModel):
         )
 
 
+def _in_paper_order(renamed: Mapping[str, str]) -> tuple[str, ...]:
+    """New names of the paper's six actions, in MiniGrid's order.
+
+    ``action_names`` replace actions by position (and action heads pick by
+    position), so a renaming keyed by the canonical names is laid out in the
+    canonical order here, once, instead of trusting a hand-ordered list.
+    """
+    return tuple(renamed[name] for name in PAPER_ACTIONS)
+
+
 def _preset_table() -> dict[str, dict[str, Any]]:
     renamed_nouns = {"key": "chair", "ball": "table", "box": "car"}
     adjective_synonyms = {
@@ -244,7 +259,6 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "yellow": "gakul",
         "grey": "sil",
     }
-    synonym_actions = ("rotate left", "rotate right", "move ahead", "take", "release", "switch")
     return {
         "none": {},
         "renamed_nouns": {"substitutions": renamed_nouns},
@@ -252,7 +266,8 @@ def _preset_table() -> dict[str, dict[str, Any]]:
         "invented_nouns": {"substitutions": invented_nouns},
         "invented_adjectives": {"substitutions": invented_adjectives},
         "invented_words": {"substitutions": {**invented_nouns, **invented_adjectives}},
-        "synonym_actions": {"action_names": synonym_actions},
+        "synonym_actions": {"action_names": _in_paper_order(SYNONYM_ACTIONS)},
+        "synonym_actions_2": {"action_names": _in_paper_order(SYNONYM_ACTIONS_2)},
         # The no-op actions of the 9-action set are words like any other: translated
         # wherever they appear (the paper's six are renamed by position).
         "french": {

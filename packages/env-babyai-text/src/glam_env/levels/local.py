@@ -11,7 +11,15 @@ task families it may draw, and by which color-noun pairs its missions may name:
   door, green ball, grey door); locked doors are yellow, green, blue or purple
   and half of the time the instruction omits the color ("open the door");
 * ``split="test"``: every color-noun pair a mission names is a held-out one;
-  locked doors are red or grey and always named.
+  locked doors are red or grey and always named;
+* ``split="any"``: no restriction (any pair, any door color, named half of the
+  time), as in BabyAI's own levels. A level's ``split`` is a class attribute;
+  the ``split`` keyword overrides it for one instance.
+
+How many objects a room holds is declared per family by ``extra_objects`` (added
+to ``num_dists``). GoToFrench declares 0 for go to: like the reference's
+GoToFrench (a copy of BabyAI's GoToLocal), its ``num_dists`` objects include the
+target, 8 in all by default.
 
 Missions say "the X" when X is unique in the grid and "a X" otherwise (MiniGrid's
 ``ObjDesc`` does this). Unlike the reference, which drew the family once per
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -56,7 +65,10 @@ HELD_OUT_PAIRS: frozenset[tuple[str, str]] = frozenset(
 DOOR_COLORS: dict[str, tuple[str, ...]] = {
     "train": ("yellow", "green", "blue", "purple"),
     "test": ("red", "grey"),
+    "any": ("red", "green", "blue", "purple", "yellow", "grey"),
 }
+#: The values ``split`` may take (see the module doc).
+SPLITS: tuple[str, ...] = ("train", "test", "any")
 
 #: Every task family a level of this module can draw.
 ALL_FAMILIES: tuple[str, ...] = (
@@ -86,8 +98,13 @@ _BATCH = 32
 #: Candidate indices drawn for the second target of two-object missions.
 _SECOND_CANDIDATES = 8
 
-#: Objects added to the room on top of ``num_dists``, per family.
-_EXTRA_OBJECTS: dict[str, int] = {"go_to": 1, "pick_up": 1, "open": 0}
+#: Objects added to the room on top of ``num_dists``, per family (the paper's Mixed
+#: levels: the target of one-object missions, both objects of two-object missions).
+EXTRA_OBJECTS: Mapping[str, int] = MappingProxyType(
+    {"go_to": 1, "pick_up": 1, "open": 0} | {family: 2 for family in ALL_FAMILIES[3:]}
+)
+#: Objects a family's mission names (the Mixed levels add exactly those; "open" names a door).
+_MISSION_OBJECTS: Mapping[str, int] = EXTRA_OBJECTS
 
 
 def family_probabilities(
@@ -130,12 +147,16 @@ def described_pairs(instr: Instr) -> list[tuple[str | None, str]]:
 
 def pair_allowed(kind: tuple[str, str], split: str) -> bool:
     """Whether an object of this (type, color) may be named by a mission of ``split``."""
+    if split == "any":
+        return True
     held_out = (kind[1], kind[0]) in HELD_OUT_PAIRS
     return held_out if split == "test" else not held_out
 
 
 def pairs_allowed(pairs: list[tuple[str | None, str]], split: str) -> bool:
     """Whether a mission naming ``pairs`` belongs to ``split`` (see the module doc)."""
+    if split == "any":
+        return True
     named = [pair for pair in pairs if pair[0] is not None]
     if split == "train":
         return not any(pair in HELD_OUT_PAIRS for pair in named)
@@ -147,8 +168,11 @@ class LocalTaskLevel(QuietRoomGridLevel):
 
     #: Families this level may draw, in a fixed order (weights refer to them by name).
     families: ClassVar[tuple[str, ...]] = MIXED_FAMILIES
-    #: Which color-noun pairs missions may name: "train" (no held-out) or "test" (only held-out).
-    split: ClassVar[Literal["train", "test"]] = "train"
+    #: Which color-noun pairs missions may name: "train" (no held-out), "test" (only
+    #: held-out) or "any" (no restriction).
+    split: Literal["train", "test", "any"] = "train"
+    #: Objects added to ``num_dists`` in the room, per family.
+    extra_objects: ClassVar[Mapping[str, int]] = EXTRA_OBJECTS
     #: Language the text environment uses for this level unless told otherwise.
     default_language: ClassVar[str] = "en"
 
@@ -158,13 +182,26 @@ class LocalTaskLevel(QuietRoomGridLevel):
         num_dists: int = 8,
         room_size: int = 8,
         max_steps: int | None = None,
+        split: Literal["train", "test", "any"] | None = None,
         **kwargs: Any,
     ) -> None:
         if int(num_dists) != num_dists or num_dists < 0:
             raise ValueError(f"num_dists must be an integer >= 0, got {num_dists!r}")
         if int(room_size) != room_size or room_size < 5:
             raise ValueError(f"room_size must be an integer >= 5, got {room_size!r}")
+        if split is not None:
+            if split not in SPLITS:
+                raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+            self.split = split
         self.family_names, self.family_probs = family_probabilities(self.families, family_weights)
+        for family in self.family_names:
+            objects = int(num_dists) + self.extra_objects[family]
+            if objects < _MISSION_OBJECTS[family]:
+                raise ValueError(
+                    f"num_dists={num_dists!r} leaves {objects} object(s) in a {family} room of "
+                    f"{type(self).__name__}, whose missions need {_MISSION_OBJECTS[family]}; "
+                    f"give num_dists >= {_MISSION_OBJECTS[family] - self.extra_objects[family]}"
+                )
         self.num_dists = int(num_dists)
         #: Task family of the current episode (set at every reset).
         self.family: str = self.family_names[0]
@@ -186,7 +223,7 @@ class LocalTaskLevel(QuietRoomGridLevel):
         if self.family == "open":
             self._gen_open()
             return
-        kinds, instrs = self._draw_mission(self.num_dists + _EXTRA_OBJECTS.get(self.family, 2))
+        kinds, instrs = self._draw_mission(self.num_dists + self.extra_objects[self.family])
         self.place_agent(0, 0)
         self._place_objects(0, kinds, away_from_agent=True)
         self.instrs = instrs
@@ -354,7 +391,17 @@ class GoToAfterPickUpLocal(LocalTaskLevel):
 
 
 class GoToFrench(LocalTaskLevel):
-    """The go-to family of MixedTrainLocal, played in French by the text environment."""
+    """The paper's French test level: BabyAI's GoToLocal, played in French.
+
+    As the reference's ``Level_GoToFrench`` (babyai/levels/iclr19_levels.py of
+    the paper's repository): one 8x8 room, ``num_dists`` objects (8) of any color
+    and type, the target one of them, ``max_steps`` 64, and any color-noun pair
+    may be named (split "any": nothing is held out, as in GoToLocal, on which the
+    paper trained the agent it tested here). The text environment speaks French
+    on it unless told otherwise.
+    """
 
     families = ("go_to",)
+    split = "any"
+    extra_objects = MappingProxyType({"go_to": 0})
     default_language = "fr"
