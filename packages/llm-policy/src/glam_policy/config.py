@@ -101,8 +101,10 @@ class LLMPolicyConfig(BaseModel):
     Scoring
         ``template`` a named prompt template (``paper``, ``i_would_like``,
         ``you_have_to``, ``french``) or a custom one; ``normalization``: ``sum`` of
-        token log-probabilities (the paper), ``token`` (mean per token) or
-        ``word`` (per word of the action text, TWOSOME); ``append_eos`` scores
+        token log-probabilities (the paper's text), ``token`` (mean per token),
+        ``word`` (per word of the action text, TWOSOME) or ``probability_ratio``
+        (what the paper's code played: each action's probability divided by the
+        largest, see ``glam_policy.policy.probability_ratio_logits``); ``append_eos`` scores
         the end-of-sequence token after each action too (off by default, for
         both families alike: the score is that of the action's own tokens; the
         paper's code with Flan-T5 tokenized actions with T5's trailing ``</s>``,
@@ -143,7 +145,7 @@ class LLMPolicyConfig(BaseModel):
     seed: int = 0
 
     template: str | PromptTemplate = "paper"
-    normalization: Literal["sum", "token", "word"] = "sum"
+    normalization: Literal["sum", "token", "word", "probability_ratio"] = "sum"
     append_eos: bool = False
     action_prefix: str | None = None
     max_prompt_tokens: int | None = Field(None, gt=0)
