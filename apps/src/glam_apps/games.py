@@ -40,12 +40,21 @@ def make_game(spec: EnvSpec) -> Any:
         raise UserError(f"game {spec.gym_id} with kwargs {spec.kwargs}: {reason}") from error
 
 
+#: Training envs reset a finished episode within the step that ends it: every row of a
+#: rollout is a real transition and every counted env step is one, as in the paper's
+#: loop (Gymnasium's default NEXT_STEP mode spends a no-op step on each reset, which
+#: glam_ppo does not learn from but which the step count would include).
+TRAINING_AUTORESET = AutoresetMode.SAME_STEP
+
+
 def make_game_vector_env(spec: EnvSpec, num_envs: int, asynchronous: bool = False) -> VectorEnv:
-    """``num_envs`` copies of ``spec`` (sub-env ``i`` is reset with seed ``s + i``)."""
+    """``num_envs`` copies of ``spec`` for training (sub-env ``i`` is reset with seed ``s + i``)."""
     if not isinstance(spec, GameSection):
-        return make_vector_env(spec, num_envs=num_envs, asynchronous=asynchronous)
+        return make_vector_env(
+            spec, num_envs=num_envs, asynchronous=asynchronous, autoreset_mode=TRAINING_AUTORESET
+        )
     make_game(spec).close()  # a bad game fails here, once, with a clear error
     env_fns = [functools.partial(make_game, spec) for _ in range(num_envs)]
     if asynchronous:  # text observations cannot live in shared memory
-        return AsyncVectorEnv(env_fns, shared_memory=False, autoreset_mode=AutoresetMode.NEXT_STEP)
-    return SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.NEXT_STEP)
+        return AsyncVectorEnv(env_fns, shared_memory=False, autoreset_mode=TRAINING_AUTORESET)
+    return SyncVectorEnv(env_fns, autoreset_mode=TRAINING_AUTORESET)

@@ -103,9 +103,11 @@ class LLMPolicyConfig(BaseModel):
         ``you_have_to``, ``french``: the reference code's text character for
         character; ``compact`` and its ``compact_*`` variants: the same words one
         part per line, what glam's offline runs use) or a custom one;
-        ``normalization``: ``sum`` of token log-probabilities (the paper),
-        ``token`` (mean per token) or ``word`` (per word of the action text,
-        TWOSOME); ``append_eos`` scores the end-of-sequence token after each
+        ``normalization``: ``sum`` of token log-probabilities (the paper's text),
+        ``token`` (mean per token), ``word`` (per word of the action text,
+        TWOSOME) or ``probability_ratio`` (what the paper's code played: each
+        action's probability divided by the largest, see
+        ``glam_policy.policy.probability_ratio_logits``); ``append_eos`` scores the end-of-sequence token after each
         action too (off by default, for both families alike: the score is that of
         the action's own tokens; the paper's Lamorel tokenized each candidate with
         the tokenizer's special tokens, which for Flan-T5 appends ``</s>``, and
@@ -152,7 +154,7 @@ class LLMPolicyConfig(BaseModel):
     seed: int = 0
 
     template: str | PromptTemplate = "paper"
-    normalization: Literal["sum", "token", "word"] = "sum"
+    normalization: Literal["sum", "token", "word", "probability_ratio"] = "sum"
     append_eos: bool = False
     action_prefix: str | None = None
     max_prompt_tokens: int | None = Field(None, gt=0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,10 @@ from glam_policy.scoring import ActionScorer, Architecture, ScoringResult, unwra
 logger = logging.getLogger(__name__)
 
 Observation = PolicyInput | Mapping[str, Any]
-NORMALIZATIONS = ("sum", "token", "word")
+NORMALIZATIONS = ("sum", "token", "word", "probability_ratio")
+#: ``probability_ratio``: below this largest action probability the paper's code
+#: played uniformly (float32 products of token probabilities underflow there).
+PROBABILITY_RATIO_FLOOR = math.log(1e-45)
 
 
 def _hidden_size(model: PreTrainedModel) -> int:
@@ -78,6 +82,25 @@ def _special_ids(
                 f"encoder-decoder model {model.config.name_or_path!r} has no decoder_start_token_id"
             )
     return int(pad), start
+
+
+def probability_ratio_logits(logprobs: torch.Tensor) -> torch.Tensor:
+    """The logits of the paper's code: each action's probability over the largest one.
+
+    The GLAM paper describes its policy as the softmax of the actions' log-likelihoods
+    (``normalization: sum``). The code it ran (February 2023, Lamorel's first
+    release) scored each action by its sequence *probability* p and played
+    ``softmax(p / max p)``, uniformly when ``max p < 1e-45``. Since
+    ``p / max p = exp(log p - max log p)``, the logits are computed here in log
+    space, exactly. They lie in (0, 1]: the most likely action is at most e times
+    as likely as any other, a far flatter policy than the softmax of log-likelihoods.
+    Padding (``-inf``) stays ``-inf``.
+    """
+    finite = torch.isfinite(logprobs)
+    best = logprobs.masked_fill(~finite, float("-inf")).amax(dim=1, keepdim=True)
+    ratios = torch.exp(logprobs - best.clamp(min=PROBABILITY_RATIO_FLOOR))
+    ratios = torch.where(best < PROBABILITY_RATIO_FLOOR, torch.ones_like(ratios), ratios)
+    return ratios.masked_fill(~finite, float("-inf"))
 
 
 class LLMPolicy(nn.Module):
@@ -247,6 +270,8 @@ class LLMPolicy(nn.Module):
     ) -> torch.Tensor:
         if normalization == "sum":
             return logprobs
+        if normalization == "probability_ratio":
+            return probability_ratio_logits(logprobs)
         if normalization == "token":
             counts = [[len(a) for a in acts] for acts in encoded.action_ids]
         elif normalization == "word":
