@@ -103,16 +103,15 @@ class LLMPolicyConfig(BaseModel):
         ``you_have_to``, ``french``: the reference code's text character for
         character; ``compact`` and its ``compact_*`` variants: the same words one
         part per line, what glam's offline runs use) or a custom one;
-        ``normalization``: ``sum`` of token log-probabilities (the paper's text),
-        ``token`` (mean per token), ``word`` (per word of the action text,
-        TWOSOME) or ``probability_ratio`` (what the paper's code played: each
-        action's probability divided by the largest, see
-        ``glam_policy.policy.probability_ratio_logits``); ``append_eos`` scores the end-of-sequence token after each
-        action too (off by default, for both families alike: the score is that of
-        the action's own tokens; the paper's Lamorel tokenized each candidate with
-        the tokenizer's special tokens, which for Flan-T5 appends ``</s>``, and
-        scored it: the packaged ``paper`` config turns it on). Prompts always get
-        the tokenizer's special tokens, as in the paper (T5: a trailing ``</s>``).
+        ``normalization``: ``sum`` of token log-probabilities (the paper's text), ``token`` (mean
+        per token), ``word`` (per word of the action text, TWOSOME) or ``probability_ratio`` (what
+        the paper's code played: each action's probability divided by the largest, see
+        ``glam_policy.policy.probability_ratio_logits``); ``append_eos`` scores the end-of-sequence
+        token after each action too (off by default, for both families alike: the score is that of
+        the action's own tokens; the paper's Lamorel tokenized each candidate with the tokenizer's
+        special tokens, which for Flan-T5 appends ``</s>``, and scored it: the packaged ``paper``
+        config turns it on). Prompts always get the tokenizer's special tokens, as in the paper (T5:
+        a trailing ``</s>``).
         ``action_prefix`` is put before each action's text before tokenizing it
         (``None``: nothing for encoder-decoder models, whose decoder starts a new
         sequence, nor for decoder-only models when the template's prompts end with
