@@ -100,6 +100,7 @@ def test_goal_phrasing_templates_are_the_reference_test_substitution(template, g
 def test_packaged_configs_name_their_templates() -> None:
     paper = load_train_config("paper")
     assert paper.policy.template == "paper" and paper.policy.append_eos is True
+    assert paper.policy.normalization == "probability_ratio"  # the policy the paper's code played
     for name in ("quickstart", "tictactoe", "coin_collector"):
         config = load_train_config(name)
         assert config.policy.template == "compact", name
