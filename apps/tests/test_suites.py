@@ -103,3 +103,25 @@ def test_test_level_kwargs_win_over_the_base_levels() -> None:
     base = BabyAITextConfig(level="GoToFrench", level_kwargs={"split": "any", "room_size": 7})
     config = env_config_for_test(base, french_test("MixedTrainLocal"))
     assert config.level_kwargs == {"split": "train", "room_size": 7}
+
+
+@pytest.mark.parametrize(
+    ("own", "test", "used"),
+    [
+        ("compact", "i_would_like", "compact_i_would_like"),
+        ("compact", "french", "compact_french"),
+        ("paper", "you_have_to", "you_have_to"),
+    ],
+)
+def test_goal_phrasing_tests_keep_the_agents_prompt_layout(own: str, test: str, used: str) -> None:
+    from types import SimpleNamespace
+
+    from glam_apps.agents import PolicyAgent
+    from glam_policy import TEMPLATES
+
+    encoder = SimpleNamespace(template=TEMPLATES[own])
+    policy = SimpleNamespace(encoder=encoder, config=SimpleNamespace(template=own))
+    agent = PolicyAgent(policy)
+    with agent.template(test):
+        assert encoder.template == TEMPLATES[used]
+    assert encoder.template == TEMPLATES[own]

@@ -17,6 +17,7 @@ import torch
 
 from glam_env import ExpertAgent, ExpertFailure
 from glam_policy import LLMPolicy, resolve_template
+from glam_policy.prompts import phrasing_variant
 
 logger = logging.getLogger(__name__)
 
@@ -116,11 +117,19 @@ class PolicyAgent:
 
     @contextlib.contextmanager
     def template(self, template: str | None) -> Iterator[None]:
-        """Use ``template`` for prompts inside the block (``None``: keep the policy's)."""
+        """Use ``template`` for prompts inside the block (``None``: keep the policy's).
+
+        A goal phrasing (``i_would_like``, ``you_have_to``, ``french``) is taken in
+        the layout of the policy's own named template (``compact_i_would_like`` for a
+        ``compact`` agent): the test changes the words, not the layout it learned.
+        """
         encoder = getattr(self.policy, "encoder", None)
         if template is None or encoder is None:
             yield
             return
+        own = getattr(getattr(self.policy, "config", None), "template", None)
+        if isinstance(own, str):
+            template = phrasing_variant(own, template)
         previous = encoder.template
         encoder.template = resolve_template(template)
         try:

@@ -347,3 +347,21 @@ def test_truncate_left_short_prompt_is_untouched_and_silent(caplog):
     assert caplog.text == ""
     with pytest.raises(ValueError, match="max_length must be >= 1"):
         truncate_left([1], 0)
+
+
+@pytest.mark.parametrize(
+    ("base", "phrasing", "expected"),
+    [
+        ("paper", "i_would_like", "i_would_like"),
+        ("paper", "french", "french"),
+        ("compact", "you_have_to", "compact_you_have_to"),
+        ("compact_french", "i_would_like", "compact_i_would_like"),
+        ("paper", "compact_i_would_like", "i_would_like"),
+        ("compact", "paper", "paper"),  # a template named outright stays itself
+    ],
+)
+def test_goal_phrasing_follows_the_agents_layout(base: str, phrasing: str, expected: str) -> None:
+    from glam_policy.prompts import TEMPLATES, phrasing_variant
+
+    assert phrasing_variant(base, phrasing) == expected
+    assert expected in TEMPLATES

@@ -221,6 +221,27 @@ def get_template(name: str) -> PromptTemplate:
         ) from None
 
 
+#: Goal phrasings of the paper's generalization tests, each named in both families.
+PHRASINGS = ("i_would_like", "you_have_to", "french")
+_COMPACT_PREFIX = "compact"
+
+
+def phrasing_variant(base: str, phrasing: str) -> str:
+    """The template saying ``phrasing`` in the layout of the named template ``base``.
+
+    The generalization tests change the goal's wording, not the prompt's layout: an
+    agent trained on ``compact`` is tested on ``compact_i_would_like``, one trained on
+    ``paper`` on ``i_would_like``. Any other ``phrasing`` (a template named outright)
+    is returned as it is.
+    """
+    family_phrasing = phrasing.removeprefix(f"{_COMPACT_PREFIX}_")
+    if family_phrasing not in PHRASINGS:
+        return phrasing
+    if base == _COMPACT_PREFIX or base.startswith(f"{_COMPACT_PREFIX}_"):
+        return f"{_COMPACT_PREFIX}_{family_phrasing}"
+    return family_phrasing
+
+
 def resolve_template(spec: str | Mapping[str, Any] | PromptTemplate) -> PromptTemplate:
     """A template from a name, a dict of fields (e.g. from a config file) or itself."""
     if isinstance(spec, PromptTemplate):
