@@ -1,7 +1,7 @@
 """Benchmark: naive per-pair action scoring against shared-prompt scoring.
 
-Workload: ``--prompts`` paper-template prompts of about ``--prompt-tokens`` tokens,
-each with the ``--actions`` BabyAI actions, for a decoder-only (GPT-2) and an
+Workload: ``--prompts`` compact-template prompts (the layout the figures were measured
+with, formerly named ``paper``) of about ``--prompt-tokens`` tokens, each with the ``--actions`` BabyAI actions, for a decoder-only (GPT-2) and an
 encoder-decoder (T5) tiny model of each ``--sizes`` (no hub needed).
 
 For every model it prints the time of
@@ -107,13 +107,13 @@ def matmul_ceiling(
 def make_workload(
     tokenizer, kind: str, n_prompts: int, prompt_tokens: int, seed: int
 ) -> tuple[list[list[int]], list[list[list[int]]]]:
-    """Paper-template prompts grown sentence by sentence to about ``prompt_tokens`` tokens.
+    """Compact-template prompts grown sentence by sentence to about ``prompt_tokens`` tokens.
 
     Token ids come from the policy's own :class:`PolicyEncoder` (prompt and actions
     tokenized separately, its default action prefix and special tokens).
     """
     rng = random.Random(seed)
-    encoder = PolicyEncoder(tokenizer, "paper", kind)
+    encoder = PolicyEncoder(tokenizer, "compact", kind)
     sentences = [s for s in default_corpus(2000, seed=seed) if s.startswith("You ")]
     inputs = []
     for _ in range(n_prompts):
