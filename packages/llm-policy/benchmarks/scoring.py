@@ -1,8 +1,9 @@
 """Benchmark: naive per-pair action scoring against shared-prompt scoring.
 
 Workload: ``--prompts`` compact-template prompts (the layout the figures were measured
-with, formerly named ``paper``) of about ``--prompt-tokens`` tokens, each with the ``--actions`` BabyAI actions, for a decoder-only (GPT-2) and an
-encoder-decoder (T5) tiny model of each ``--sizes`` (no hub needed).
+with, formerly named ``paper``) of about ``--prompt-tokens`` tokens, each with the
+``--actions`` BabyAI actions, for a decoder-only (GPT-2) and an encoder-decoder (T5)
+tiny model of each ``--sizes`` (no hub needed).
 
 For every model it prints the time of
 
