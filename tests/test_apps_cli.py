@@ -135,6 +135,21 @@ def test_evaluate_zero_shot_model_directory(glam, trained_runs, tmp_path: Path) 
     assert report["actions"] == "greedy" and report["metadata"]["zero_shot"] is True
 
 
+def test_policy_settings_of_a_zero_shot_model(glam, trained_runs, tmp_path: Path) -> None:
+    model_dir = trained_runs["a"] / "checkpoints" / "final" / "lm"
+    common = ("--suite", "level", "--level", "GoToRedBallNoDists", "--episodes", "2")
+    result = glam(
+        "evaluate", str(model_dir), *common, "--env-set", "max_steps=6",
+        "--policy-set", "template=compact", "--policy-set", "value_hidden_sizes=[8]",
+        "--out", str(tmp_path / "ok"),
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    bad = glam("evaluate", str(model_dir), *common, "--policy-set", "templat=compact")
+    assert bad.code == 2 and "templat" in bad.stderr and "Traceback" not in bad.stderr
+    wrong = glam("evaluate", str(trained_runs["a"]), *common, "--policy-set", "template=paper")
+    assert wrong.code == 2 and "--policy-set configures a model evaluated zero-shot" in wrong.stderr
+
+
 def test_play_a_scripted_game_through_stdin(glam, monkeypatch: pytest.MonkeyPatch) -> None:
     from glam_apps.play import PlaySession
 

@@ -320,6 +320,13 @@ def evaluate(
         list[str] | None,
         typer.Option("--env-set", help="Environment setting: --env-set num_distractors=2."),
     ] = None,
+    policy_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policy-set",
+            help="Policy setting of a model evaluated zero-shot: --policy-set template=compact.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate an agent on a suite of tests over fixed seeds.
 
@@ -363,6 +370,7 @@ def evaluate(
         device=device,
         output_dir=output,
         env_overrides=env_set or (),
+        policy_overrides=policy_set or (),
         on_test=on_test,
         on_test_failed=on_test_failed,
     )

@@ -196,13 +196,20 @@ def load_agent(
     seed: int = 0,
     checkpoint: str = "auto",
     device: str | None = None,
-    policy_overrides: dict[str, Any] | None = None,
+    policy_overrides: Sequence[str] = (),
 ) -> LoadedAgent:
     """``random``, ``bot``, a run directory, a saved policy, or a model (hub name or dir).
 
     ``device`` (e.g. ``cpu``, ``cuda:1``) replaces the policy's own, ``auto`` included.
+    ``policy_overrides`` (``key=value``, fields of ``LLMPolicyConfig``) configure a
+    model evaluated zero-shot (a run or a saved policy keeps its own settings).
     """
     overrides = device_override(device)
+    if policy_overrides and not _is_bare_model(spec):
+        raise UserError(
+            f"--policy-set configures a model evaluated zero-shot; {spec} keeps the settings "
+            "it was trained with (--device still applies)"
+        )
     if spec == "random":
         return LoadedAgent(RandomAgent(seed), "random", BabyAITextConfig())
     if spec == "bot":
@@ -235,9 +242,8 @@ def load_agent(
 
     values: dict[str, Any] = {"model": str(path.resolve()) if path.is_dir() else spec}
     values.update(overrides)
-    values.update(policy_overrides or {})
     try:
-        policy_config = LLMPolicyConfig(**values)
+        policy_config = compose(LLMPolicyConfig, base=values, overrides=policy_overrides)
     except ValueError as error:
         raise UserError(f"invalid policy settings for {spec}: {error}") from error
     policy = load_policy_from_config(policy_config)
@@ -247,6 +253,14 @@ def load_agent(
         BabyAITextConfig(),
         metadata={"model": spec, "zero_shot": True},
     )
+
+
+def _is_bare_model(spec: str) -> bool:
+    """Whether ``spec`` names a model (hub name or directory), not a run, policy or baseline."""
+    if spec in ("random", "bot"):
+        return False
+    path = Path(spec).expanduser()
+    return not (RunDir.at(path).is_run() or (path / POLICY_CONFIG).is_file())
 
 
 # ---------------------------------------------------------------------- protocols
@@ -560,6 +574,7 @@ def evaluate(
     device: str | None = None,
     output_dir: str | os.PathLike[str] | None = None,
     env_overrides: Sequence[str] = (),
+    policy_overrides: Sequence[str] = (),
     on_test: Callable[[TestSpec, int, int], None] | None = None,
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
     on_test_failed: Callable[[TestSpec, str], None] | None = None,
@@ -569,18 +584,26 @@ def evaluate(
     ``protocol`` (``"paper"``) sets seeds, episodes and environments, each
     overridable; without it: 1 seed, 50 episodes, 8 environments.
     ``env_overrides`` (``key=value``, fields of ``BabyAITextConfig``) adjust the
-    environment every test starts from. Reports go to ``output_dir`` if given,
-    else to ``<run>/eval`` for a run directory, else nowhere (the report is still
-    returned). They are rewritten after every test, so a stopped run keeps the
-    finished tests. A test that raises does not stop the others: it is in the
-    report's ``failures``, which the caller must check.
+    environment every test starts from; ``policy_overrides`` (fields of
+    ``LLMPolicyConfig``) configure a model evaluated zero-shot. Reports go to
+    ``output_dir`` if given, else to ``<run>/eval`` for a run directory, else
+    nowhere (the report is still returned). They are rewritten after every test, so
+    a stopped run keeps the finished tests. A test that raises does not stop the
+    others: it is in the report's ``failures``, which the caller must check.
     """
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
     settings = resolve_settings(
         protocol, seeds=seeds, episodes=episodes, num_envs=num_envs, greedy=greedy
     )
-    loaded = load_agent(agent, greedy=greedy, seed=seed, checkpoint=checkpoint, device=device)
+    loaded = load_agent(
+        agent,
+        greedy=greedy,
+        seed=seed,
+        checkpoint=checkpoint,
+        device=device,
+        policy_overrides=policy_overrides,
+    )
     if env_overrides and loaded.game is not None:
         raise UserError(f"--env-set changes BabyAI-Text settings; {loaded.game.gym_id} has none")
     if env_overrides:
