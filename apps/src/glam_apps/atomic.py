@@ -67,10 +67,11 @@ def atomic_write_yaml(path: str | os.PathLike[str], payload: Any) -> Path:
 def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Build a directory under a temporary name, then rename it to ``path``.
 
-    Yields the temporary directory to fill. If ``path`` already exists it is
-    replaced only once the new one is complete (the old one is moved aside and
-    removed after the swap), so a crash leaves either the old or the new
-    directory, never a mix.
+    Yields the temporary directory to fill. Replacing an existing ``path`` takes two
+    renames (old aside, new in), and a kill between them would leave no ``path``;
+    so the filled directory is first renamed to ``.NAME.new-PID`` (a name that
+    says "complete") and the old one to ``.NAME.old-PID``: whatever the moment of a
+    kill, :func:`recover_directory` finds a complete copy and puts it back.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,20 +82,64 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    new = target.with_name(f".{target.name}.new-{os.getpid()}")
+    shutil.rmtree(new, ignore_errors=True)
+    os.replace(tmp, new)
+    _swap_in(new, target)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Replace ``target`` by the complete directory ``new`` (each step recoverable)."""
     old: Path | None = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(target, old)
     try:
-        os.replace(tmp, target)
+        os.replace(new, target)
     except BaseException:
         if old is not None:
             os.replace(old, target)
-        shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def staging_leftovers(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporary siblings :func:`atomic_directory` and ``save_pretrained`` leave at a
+    kill: ``.NAME.*`` (``.tmp`` staging, ``.new-PID``, ``.old-PID``, ``.old.*``), and
+    ``..NAME.*`` (``save_pretrained`` staging inside an :func:`atomic_directory`)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        return []
+    prefixes = (f".{target.name}.", f"..{target.name}.")  # the second: save_pretrained's
+    return sorted(p for p in target.parent.iterdir() if p.name.startswith(prefixes))
+
+
+def recover_directory(path: str | os.PathLike[str]) -> Path | None:
+    """Finish or undo a replacement of ``path`` that a kill interrupted; remove leftovers.
+
+    Only for a process that owns ``path`` (a run directory's lock holder): another
+    process may be writing the temporary folders. A complete new copy
+    (``.NAME.new-PID``) is put in place; failing that, when ``path`` is missing, the
+    old copy (``.NAME.old-PID``, or ``save_pretrained``'s ``.NAME.old.*``) comes
+    back. Partial staging folders are removed. Returns ``path`` if it exists then.
+    """
+    target = Path(path)
+    leftovers = staging_leftovers(target)
+    new = [p for p in leftovers if ".new-" in p.name and p.is_dir()]
+    if new:
+        _swap_in(new[-1], target)
+    elif not target.exists():
+        old = [p for p in leftovers if p.name.startswith(f".{target.name}.old") and p.is_dir()]
+        if old:
+            os.replace(old[-1], target)
+    for leftover in staging_leftovers(target):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    return target if target.exists() else None
 
 
 def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:

@@ -7,10 +7,12 @@ its results; that is the only place of the package that prints.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from glam_apps import __version__
-from glam_apps.errors import RankAgreedError, UserError, launch_rank
+from glam_apps.errors import RankAgreedError, TrainingDivergedError, UserError, launch_rank
 
 app = typer.Typer(
     name="glam",
@@ -34,6 +36,11 @@ out = Console(highlight=False)
 _state = {"debug": False}
 #: How long a rank that raises rank 0's error waits before exiting (see main()).
 _AGREED_ERROR_GRACE_SECONDS = 2.0
+#: Help of --trust-remote-code, the only way to let a model run its own Python code.
+_TRUST_HELP = (
+    "Let the model run Python code shipped with it (an auto_map in its config.json). "
+    "Off unless given: a run, a saved policy or a config that asks for it is refused."
+)
 
 
 def _version_callback(value: bool) -> None:
@@ -119,6 +126,9 @@ def train(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")
     ] = True,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help=_TRUST_HELP)
+    ] = False,
 ) -> None:
     """Train an LLM agent with PPO. With no arguments: the offline quickstart."""
     import yaml
@@ -152,13 +162,34 @@ def train(
     _quiet_transformers()
     main_rank = launch_rank() == 0  # under torchrun, rank 0 alone reports
     hooks, display = _train_display(progress and main_rank)
-    with display:
+    with _say_interrupted(main_rank), display:
         if resume is not None:
-            result = resume_run(resume, overrides=settings, hooks=hooks)
+            result = resume_run(
+                resume, overrides=settings, hooks=hooks, trust_remote_code=trust_remote_code
+            )
         else:
-            result = train_run(load_train_config(config, settings), hooks=hooks)
+            result = train_run(
+                load_train_config(config, settings),
+                hooks=hooks,
+                trust_remote_code=trust_remote_code,
+            )
     if main_rank:
         _train_summary(result)
+
+
+@contextlib.contextmanager
+def _say_interrupted(main_rank: bool) -> Iterator[None]:
+    """One line when a second signal stops training at once, then exit code 130.
+
+    Typer turns a ``KeyboardInterrupt`` into a silent exit 130 before ``main()`` sees
+    it, so without this the run would end with no word after the second Ctrl-C.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        if main_rank:
+            console.print("interrupted: stopped at once", style="bold red", highlight=False)
+        raise typer.Exit(130) from None
 
 
 def _train_display(show_bar: bool) -> tuple[Any, Any]:
@@ -327,6 +358,9 @@ def evaluate(
             help="Policy setting of a model evaluated zero-shot: --policy-set template=compact.",
         ),
     ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help=_TRUST_HELP)
+    ] = False,
 ) -> None:
     """Evaluate an agent on a suite of tests over fixed seeds.
 
@@ -373,6 +407,7 @@ def evaluate(
         policy_overrides=policy_set or (),
         on_test=on_test,
         on_test_failed=on_test_failed,
+        trust_remote_code=trust_remote_code,
     )
     out.print(rich_table(report))
     for path in written:
@@ -502,11 +537,34 @@ def plot(
     console.print(f"wrote {path}")
 
 
+def _error_line(message: object) -> None:
+    """One red ``error:`` line on stderr (text, not markup: messages may hold brackets)."""
+    text = " ".join(str(message).split())
+    where = f"rank {launch_rank()}: " if "WORLD_SIZE" in os.environ else ""
+    console.print(Text.assemble((f"{where}error: ", "bold red"), text), soft_wrap=True)
+
+
+def _unreadable_file(error: BaseException) -> bool:
+    """Whether ``error`` is a library's "this file is missing or corrupt" error.
+
+    Looked up in ``sys.modules``: an error of a package never imported cannot
+    have been raised, and the CLI stays quick to start.
+    """
+    for module, name in (("glam_ppo.errors", "CheckpointError"),):
+        cls = getattr(sys.modules.get(module), name, None)
+        if cls is not None and isinstance(error, cls):
+            return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one red line and exit code 2 (traceback with --debug).
 
     Typer (standalone mode) already reports usage errors such as an unknown command
     or option as one line with exit code 2; library errors we expect reach here.
+    Exit codes: 2 bad input (a :class:`UserError`, or a checkpoint file that is
+    missing or corrupt), 3 training diverged (a NaN loss: the run is ``failed``),
+    130 interrupted.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -524,10 +582,17 @@ def main(argv: list[str] | None = None) -> None:
             # rank 0 the moment it needs to print before this exit makes it stop.
             time.sleep(_AGREED_ERROR_GRACE_SECONDS)
             sys.exit(2)
-        # Text, not markup: the message may hold brackets; soft_wrap keeps it one line.
-        message = " ".join(str(error).split())
-        where = f"rank {launch_rank()}: " if "WORLD_SIZE" in os.environ else ""
-        console.print(Text.assemble((f"{where}error: ", "bold red"), message), soft_wrap=True)
+        _error_line(error)
+        sys.exit(2)
+    except TrainingDivergedError as error:
+        if "--debug" in args:
+            raise
+        _error_line(error)
+        sys.exit(TrainingDivergedError.EXIT_CODE)
+    except Exception as error:
+        if "--debug" in args or not _unreadable_file(error):
+            raise
+        _error_line(error)
         sys.exit(2)
 
 

@@ -1,4 +1,8 @@
-"""Errors the CLI reports as one clear line (exit code 2) instead of a traceback."""
+"""Errors the CLI reports as one clear line instead of a traceback.
+
+Exit codes: 2 for a :class:`UserError` (bad input: config, file, model, checkpoint),
+3 for a :class:`TrainingDivergedError` (the input was fine, training itself failed).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,17 @@ class IncompatibleCheckpointError(UserError):
 
 class RankAgreedError(UserError):
     """An error rank 0 found and every rank of a torchrun launch raises; rank 0 reports it."""
+
+
+class TrainingDivergedError(Exception):
+    """Training stopped because an update's loss or gradient was NaN or infinite.
+
+    Not a :class:`UserError`: nothing the user gave was wrong, so the CLI exits
+    with its own code (:data:`EXIT_CODE`) that scripts can tell apart. The run's
+    status is ``failed`` and its last checkpoint is left as it was.
+    """
+
+    EXIT_CODE = 3
 
 
 def launch_rank() -> int:

@@ -53,6 +53,7 @@ from glam_apps.errors import UserError
 from glam_apps.games import EnvSpec, env_label, make_game
 from glam_apps.policies import (
     POLICY_CONFIG,
+    TRUST_HINT,
     device_override,
     load_policy_from_config,
     load_run_policy,
@@ -197,12 +198,15 @@ def load_agent(
     checkpoint: str = "auto",
     device: str | None = None,
     policy_overrides: Sequence[str] = (),
+    trust_remote_code: bool = False,
 ) -> LoadedAgent:
     """``random``, ``bot``, a run directory, a saved policy, or a model (hub name or dir).
 
     ``device`` (e.g. ``cpu``, ``cuda:1``) replaces the policy's own, ``auto`` included.
     ``policy_overrides`` (``key=value``, fields of ``LLMPolicyConfig``) configure a
     model evaluated zero-shot (a run or a saved policy keeps its own settings).
+    ``trust_remote_code`` lets the model run Python code shipped with it; only this
+    argument turns it on (a run, a saved policy or ``--policy-set`` that asks is refused).
     """
     overrides = device_override(device)
     if policy_overrides and not _is_bare_model(spec):
@@ -216,7 +220,12 @@ def load_agent(
         return LoadedAgent(BotAgent(seed), "bot", BabyAITextConfig())
     path = Path(spec).expanduser()
     if RunDir.at(path).is_run():
-        policy, config, kind = load_run_policy(path, checkpoint, device=device)  # type: ignore[arg-type]
+        policy, config, kind = load_run_policy(
+            path,
+            checkpoint,  # type: ignore[arg-type]
+            device=device,
+            trust_remote_code=trust_remote_code,
+        )
         agent = PolicyAgent(policy, greedy=greedy, seed=seed, name=f"run {path.name}")
         return LoadedAgent(
             agent,
@@ -227,7 +236,7 @@ def load_agent(
             game=config.game,
         )
     if (path / POLICY_CONFIG).is_file():
-        policy = load_saved_policy(path, **overrides)
+        policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)
         return LoadedAgent(
             PolicyAgent(policy, greedy=greedy, seed=seed, name=path.name),
             path.name,
@@ -246,6 +255,12 @@ def load_agent(
         policy_config = compose(LLMPolicyConfig, base=values, overrides=policy_overrides)
     except ValueError as error:
         raise UserError(f"invalid policy settings for {spec}: {error}") from error
+    if policy_config.trust_remote_code and not trust_remote_code:
+        raise UserError(
+            "--policy-set trust_remote_code cannot turn on running a model's own code; "
+            + TRUST_HINT
+        )
+    policy_config = policy_config.model_copy(update={"trust_remote_code": trust_remote_code})
     policy = load_policy_from_config(policy_config)
     return LoadedAgent(
         PolicyAgent(policy, greedy=greedy, seed=seed, name=spec),
@@ -578,6 +593,7 @@ def evaluate(
     on_test: Callable[[TestSpec, int, int], None] | None = None,
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
     on_test_failed: Callable[[TestSpec, str], None] | None = None,
+    trust_remote_code: bool = False,
 ) -> tuple[EvaluationReport, list[Path]]:
     """Load ``agent``, evaluate it on ``suite``, write JSON + Markdown; return both.
 
@@ -590,6 +606,8 @@ def evaluate(
     nowhere (the report is still returned). They are rewritten after every test, so
     a stopped run keeps the finished tests. A test that raises does not stop the
     others: it is in the report's ``failures``, which the caller must check.
+    ``trust_remote_code`` (``--trust-remote-code``) is the only way to let the
+    agent's model run Python code of its own (see :func:`load_agent`).
     """
     if suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
@@ -603,6 +621,7 @@ def evaluate(
         checkpoint=checkpoint,
         device=device,
         policy_overrides=policy_overrides,
+        trust_remote_code=trust_remote_code,
     )
     if env_overrides and loaded.game is not None:
         raise UserError(f"--env-set changes BabyAI-Text settings; {loaded.game.gym_id} has none")

@@ -2,7 +2,13 @@
 
 All the ways a model can fail to load end here as one-line ``UserError``s: a
 missing directory, a model the policy package cannot load, a checkpoint written
-with a different configuration.
+with a different configuration, a corrupt file.
+
+Remote code: every function that loads a model takes ``trust_remote_code``, the
+caller's decision for this call (``--trust-remote-code``). A config, whoever
+wrote it (a run's ``config.yaml``, a YAML given to ``--config``, ``--set``), a
+saved policy's ``policy_config.json`` or a model's ``auto_map`` can ask for it
+and is then refused with one line naming what asked (:func:`apply_trust_flag`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from glam_apps.default_model import ensure_default_model
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.rundir import RunDir
 from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError, validate_device
+from glam_policy.errors import RemoteCodeError, SavedPolicyError
 from glam_ppo import CheckpointError
 from glam_ppo import checkpoint as ppo_checkpoint
 
@@ -51,6 +58,35 @@ COMPATIBILITY_KEYS: tuple[str, ...] = (
 )
 
 Which = Literal["auto", "final", "best", "latest"]
+
+
+#: What a refusal tells the user to do; remote code runs with the user's rights.
+TRUST_HINT = (
+    "run it only if you trust its author: pass --trust-remote-code (Python: trust_remote_code=True)"
+)
+
+
+def remote_code_refused(error: RemoteCodeError) -> UserError:
+    """The one line for a model or file that asked to run its own code."""
+    return UserError(f"{error.path} {error.reason}; refused: {TRUST_HINT}")
+
+
+def apply_trust_flag(config: TrainConfig, trust_remote_code: bool, asked_by: str) -> TrainConfig:
+    """``config`` with ``policy.trust_remote_code`` set to the caller's decision.
+
+    A config cannot turn remote code on (it may be someone else's file, and a run's
+    ``config.yaml`` is rewritten by every run): one that says ``true`` without the
+    flag is refused, naming ``asked_by`` (the file, or "the config").
+    """
+    if config.policy.trust_remote_code and not trust_remote_code:
+        raise UserError(
+            f"{asked_by} sets policy.trust_remote_code: true, which a config cannot turn on; "
+            + TRUST_HINT
+        )
+    if config.policy.trust_remote_code == trust_remote_code:
+        return config
+    policy = config.policy.model_copy(update={"trust_remote_code": trust_remote_code})
+    return config.model_copy(update={"policy": policy})
 
 
 def looks_like_path(model: str) -> bool:
@@ -102,6 +138,8 @@ def load_policy_from_config(config: LLMPolicyConfig) -> LLMPolicy:
     """``LLMPolicy.from_config`` with loading failures turned into one-line errors."""
     try:
         return LLMPolicy.from_config(config)
+    except RemoteCodeError as error:
+        raise remote_code_refused(error) from error
     except ModelLoadError as error:
         raise UserError(str(error)) from error
 
@@ -111,15 +149,26 @@ def build_policy(config: TrainConfig) -> LLMPolicy:
     return load_policy_from_config(policy_config(config))
 
 
-def load_saved_policy(directory: str | os.PathLike[str], **overrides: Any) -> LLMPolicy:
-    """A policy written by ``save_pretrained`` (a run's ``final`` or ``best``)."""
+def load_saved_policy(
+    directory: str | os.PathLike[str], *, trust_remote_code: bool = False, **overrides: Any
+) -> LLMPolicy:
+    """A policy written by ``save_pretrained`` (a run's ``final`` or ``best``).
+
+    ``trust_remote_code`` is the caller's decision; the saved files cannot make it.
+    """
     path = Path(directory)
     if not (path / POLICY_CONFIG).is_file():
         raise UserError(f"not a saved policy (no {POLICY_CONFIG}): {path}")
     try:
-        return LLMPolicy.from_pretrained(path, **overrides)
+        return LLMPolicy.from_pretrained(path, trust_remote_code=trust_remote_code, **overrides)
+    except RemoteCodeError as error:
+        raise remote_code_refused(error) from error
     except ModelLoadError as error:
         raise UserError(str(error)) from error
+    except SavedPolicyError as error:
+        raise IncompatibleCheckpointError(
+            f"saved policy {path} cannot be loaded: {_one_line(error)}"
+        ) from error
     except (RuntimeError, ValueError, FileNotFoundError) as error:
         raise IncompatibleCheckpointError(
             f"saved policy {path} cannot be loaded: {_one_line(error)}"
@@ -176,10 +225,11 @@ def check_compatible(directory: Path, current: TrainConfig) -> None:
         )
 
 
-def read_run_config(run: RunDir) -> TrainConfig:
-    """The resolved config of a run directory."""
+def read_run_config(run: RunDir, *, trust_remote_code: bool = False) -> TrainConfig:
+    """The resolved config of a run directory, with the caller's ``trust_remote_code``."""
     run.require_run()
-    return validate(TrainConfig, load_yaml(run.config))
+    config = validate(TrainConfig, load_yaml(run.config))
+    return apply_trust_flag(config, trust_remote_code, str(run.config))
 
 
 def run_checkpoint(run: RunDir, which: Which = "auto") -> tuple[str, Path]:
@@ -202,19 +252,25 @@ def run_checkpoint(run: RunDir, which: Which = "auto") -> tuple[str, Path]:
 
 
 def load_run_policy(
-    run_dir: str | os.PathLike[str], which: Which = "auto", *, device: str | None = None
+    run_dir: str | os.PathLike[str],
+    which: Which = "auto",
+    *,
+    device: str | None = None,
+    trust_remote_code: bool = False,
 ) -> tuple[LLMPolicy, TrainConfig, str]:
     """The trained policy of a run, its config, and which checkpoint was used.
 
-    ``device`` replaces the run's ``policy.device`` (which may be ``auto``).
+    ``device`` replaces the run's ``policy.device`` (which may be ``auto``);
+    ``trust_remote_code`` is the caller's decision, never the run's files'.
     """
     overrides = device_override(device)
     run = RunDir.at(run_dir)
-    config = read_run_config(run)
+    config = read_run_config(run, trust_remote_code=trust_remote_code)
     kind, path = run_checkpoint(run, which)
     check_compatible(path, config)
     if kind in ("final", "best"):
-        return load_saved_policy(path, **overrides), config, kind
+        policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)
+        return policy, config, kind
     # A periodic checkpoint holds the whole training state: rebuild, then load weights.
     if overrides:
         config = config.model_copy(update={"policy": config.policy.model_copy(update=overrides)})
@@ -227,13 +283,16 @@ def load_training_weights(policy: LLMPolicy, checkpoint: Path) -> None:
     """Load the policy weights of a PPO checkpoint; a mismatch is an incompatible config."""
     try:
         state = ppo_checkpoint.read_json(checkpoint / "state.json")
+        tensors = ppo_checkpoint.load_tensors(checkpoint / "model.safetensors")
+    except CheckpointError as error:  # missing, truncated or corrupt: the message names it
+        raise IncompatibleCheckpointError(
+            f"checkpoint {checkpoint} cannot be read: {_one_line(error)}"
+        ) from error
+    try:
         ppo_checkpoint.load_module_tensors(
-            policy,
-            ppo_checkpoint.load_tensors(checkpoint / "model.safetensors"),
-            state["model"]["aliases"],
-            state["model"]["trainable_only"],
+            policy, tensors, state["model"]["aliases"], state["model"]["trainable_only"]
         )
-    except (CheckpointError, RuntimeError, KeyError) as error:
+    except (CheckpointError, RuntimeError, KeyError, TypeError) as error:
         raise IncompatibleCheckpointError(
             f"checkpoint {checkpoint} does not fit the policy of this config: {_one_line(error)}"
         ) from error

@@ -8,7 +8,13 @@ success, the final policy, and evaluation results.
 
 Stopping. A first Ctrl-C (SIGINT) or SIGTERM asks the run to stop at the end of
 the current PPO update; it then saves a checkpoint and returns with status
-``interrupted``. A second signal stops at once (nothing more is saved).
+``interrupted``. A second signal stops at once (nothing more is saved). During the
+final evaluation there is no update to finish: the first signal stops at once, the
+status says ``interrupted`` with a note, and ``--resume`` finalizes the run.
+
+One owner. The process that owns a run directory (rank 0 under torchrun) holds its
+lock (:class:`glam_apps.rundir.RunLock`) from its first check to its return, so a
+second ``glam train`` or ``--resume`` on it is refused with the holder's pid.
 
 Several processes. Under ``torchrun`` (see :mod:`glam_apps.distributed`) every
 rank trains its share of the environments and rank 0 alone writes the run
@@ -18,21 +24,27 @@ Resuming. ``resume(run_dir)`` rebuilds everything from the run's ``config.yaml``
 and the newest checkpoint; the PPO checkpoint holds parameters, optimizer and
 RNG states and counters, and the environments restart from seeded resets after
 every checkpoint, so a resumed run continues exactly as one that checkpointed at
-the same updates without stopping.
+the same updates without stopping. A resume may change ``run.*`` and ``ppo.*``
+settings: :data:`RESUME_RULES` says, field by field, which are applied and which
+are refused (none is recorded and ignored). A run killed before its first complete
+checkpoint starts again from the beginning; a run killed during its final
+evaluation is finalized; leftovers of a kill are removed first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import shutil
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,26 +54,42 @@ import torch
 
 from glam_apps import __version__
 from glam_apps.agents import PolicyAgent
-from glam_apps.atomic import append_jsonl, atomic_write_json, atomic_write_text, atomic_write_yaml
+from glam_apps.atomic import (
+    append_jsonl,
+    atomic_directory,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_yaml,
+)
 from glam_apps.config import TrainConfig
 from glam_apps.config_io import compose, load_yaml
 from glam_apps.distributed import Launch, agreed, any_rank, main_rank_first, process_group
-from glam_apps.errors import IncompatibleCheckpointError, UserError
+from glam_apps.errors import IncompatibleCheckpointError, TrainingDivergedError, UserError
 from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
 from glam_apps.games import make_game_vector_env
 from glam_apps.policies import (
     CHECKPOINT_CONFIG,
+    apply_trust_flag,
     build_policy,
     check_compatible,
     config_differences,
     load_training_weights,
 )
 from glam_apps.report import EvaluationReport, write_report
-from glam_apps.rundir import RunDir, read_jsonl
+from glam_apps.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
 from glam_apps.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
-from glam_ppo import PPO, Callback, JSONLWriter, PPOConfig, TensorBoardWriter, gathered
+from glam_ppo import (
+    PPO,
+    Callback,
+    JSONLWriter,
+    NonFiniteLossError,
+    PPOConfig,
+    TensorBoardWriter,
+    gathered,
+)
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo.distributed import DistributedContext
+from glam_ppo.schedules import schedule_factor
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +184,31 @@ def stop_on_signals(flag: StopFlag) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def interrupt_on_signals() -> Iterator[None]:
+    """SIGINT/SIGTERM raise ``KeyboardInterrupt`` at once (the final evaluation).
+
+    There is no update to finish then; without this, SIGTERM would end the process
+    with no message and leave the status ``running``.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        logger.warning("%s: stopping the final evaluation at once", signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 # ---------------------------------------------------------------------- run directory
 
 
@@ -170,6 +223,8 @@ def default_run_dir(config: TrainConfig) -> Path:
 
 def _write_status(run: RunDir, status: str, **extra: Any) -> None:
     previous = run.read_status()
+    if status != "interrupted":
+        previous.pop("note", None)  # a note explains an interruption, not what came after
     atomic_write_json(
         run.status,
         {
@@ -182,12 +237,139 @@ def _write_status(run: RunDir, status: str, **extra: Any) -> None:
     )
 
 
-def _truncate_jsonl_after(path: Path, global_step: int) -> None:
-    """Drop records written after ``global_step`` (by the run that was interrupted)."""
+def _truncate_jsonl_after(path: Path, global_step: int, inclusive: bool = True) -> None:
+    """Drop records written after ``global_step`` (by the run that was interrupted).
+
+    ``inclusive=False`` drops the records at ``global_step`` too (a finalization
+    evaluates that step again).
+    """
     if not path.is_file():
         return
-    kept = [r for r in read_jsonl(path) if int(r.get("global_step", 0)) <= global_step]
+    kept = [
+        r
+        for r in read_jsonl(path)
+        if int(r.get("global_step", 0)) < global_step + (1 if inclusive else 0)
+    ]
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _clear_dead_attempt(run: RunDir) -> None:
+    """Rank 0, restarting a run that has no checkpoint: remove what the dead attempt wrote.
+
+    None of it can be continued, and the new attempt writes it all again from step 0
+    (TensorBoard event files cannot be truncated, so they are removed too).
+    """
+    for path in (run.metrics, run.evaluations, run.eval / "final.json", run.eval / "final.md"):
+        path.unlink(missing_ok=True)
+    for directory in (run.tensorboard, run.best, run.final):
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- resume rules
+
+APPLIED, REFUSED, MANAGED = "applied", "refused", "managed"
+
+#: What a changed field does on ``--resume --set``: every ``run.*`` and ``ppo.*`` field
+#: is here (a test checks it), so none can be recorded in config.yaml and ignored.
+#: ``managed``: the value comes from another field (``run.*``), whose rule decides.
+RESUME_RULES: dict[str, tuple[str, str]] = {
+    "run.run_dir": (REFUSED, "a run stays in its directory (move the directory instead)"),
+    "run.seed": (REFUSED, "the checkpoint holds the random states this seed started"),
+    "run.total_steps": (APPLIED, "training continues to the new length"),
+    "run.num_envs": (REFUSED, "the checkpoint's counters and random states are per env"),
+    "run.asynchronous_envs": (APPLIED, "environments are built anew"),
+    "run.head_learning_rate": (APPLIED, "set as the heads' base learning rate after loading"),
+    "run.eval_every": (APPLIED, "evaluations from now on"),
+    "run.eval_episodes": (APPLIED, "evaluations from now on"),
+    "run.eval_seed": (APPLIED, "evaluations from now on"),
+    "run.eval_level": (APPLIED, "evaluations from now on"),
+    "run.eval_greedy": (APPLIED, "evaluations from now on"),
+    "run.eval_num_envs": (APPLIED, "evaluations from now on"),
+    "run.eval_baselines": (APPLIED, "the final evaluation"),
+    "run.checkpoint_every": (APPLIED, "checkpoints from now on"),
+    "run.keep_checkpoints": (APPLIED, "pruning from now on"),
+    "run.torch_threads": (APPLIED, "set when the run is built"),
+    "ppo.total_steps": (MANAGED, "run.total_steps"),
+    "ppo.num_steps": (REFUSED, "the checkpoint's update counter counts rollouts of this length"),
+    "ppo.seed": (MANAGED, "run.seed"),
+    "ppo.rollout_eval_mode": (APPLIED, "read at every rollout"),
+    "ppo.update_eval_mode": (APPLIED, "read at every update"),
+    "ppo.gamma": (APPLIED, "read at every update"),
+    "ppo.gae_lambda": (APPLIED, "read at every update"),
+    "ppo.reward_scale": (APPLIED, "read at every step (the return statistics are kept)"),
+    "ppo.normalize_rewards": (APPLIED, "read at every step (the return statistics are kept)"),
+    "ppo.normalize_advantages": (APPLIED, "read at every update"),
+    "ppo.num_epochs": (APPLIED, "read at every update"),
+    "ppo.minibatch_size": (APPLIED, "read at every update"),
+    "ppo.micro_batch_size": (APPLIED, "read at every update"),
+    "ppo.learning_rate": (APPLIED, "set as the base learning rate after loading"),
+    "ppo.lr_schedule": (APPLIED, "a function of the update counter"),
+    "ppo.adam_betas": (APPLIED, "set on the optimizer after loading (its moments are kept)"),
+    "ppo.adam_eps": (APPLIED, "set on the optimizer after loading"),
+    "ppo.weight_decay": (APPLIED, "set on the optimizer after loading"),
+    "ppo.max_grad_norm": (APPLIED, "read at every update"),
+    "ppo.clip_coef": (APPLIED, "read at every update"),
+    "ppo.clip_schedule": (APPLIED, "a function of the update counter"),
+    "ppo.value_clip": (APPLIED, "read at every update"),
+    "ppo.ent_coef": (APPLIED, "read at every update"),
+    "ppo.vf_coef": (APPLIED, "read at every update"),
+    "ppo.target_kl": (APPLIED, "read at every update"),
+    "ppo.on_nonfinite": (APPLIED, "read at every update"),
+    "ppo.checkpoint_every": (MANAGED, "run.checkpoint_every"),
+    "ppo.checkpoint_dir": (MANAGED, "the run directory"),
+    "ppo.keep_checkpoints": (MANAGED, "run.keep_checkpoints"),
+    "ppo.checkpoint_trainable_only": (APPLIED, "checkpoints from now on"),
+    "ppo.preset_name": (REFUSED, "config.yaml holds the preset's values: set the fields"),
+}
+
+#: Optimizer group settings a checkpoint restores but the run's config decides.
+_GROUP_SETTINGS = ("base_lr", "betas", "eps", "weight_decay")
+
+
+def resume_changes(saved: TrainConfig, config: TrainConfig) -> list[str]:
+    """The ``run.*``/``ppo.*`` changes a resume applies, as ``key: old -> new``.
+
+    Raises a :class:`UserError` naming every refused field that changed
+    (see :data:`RESUME_RULES`). ``run.run_dir`` is checked by the caller.
+    """
+    applied: list[str] = []
+    refused: list[str] = []
+    for section in ("run", "ppo"):
+        before, after = getattr(saved, section), getattr(config, section)
+        for name in type(after).model_fields:
+            key = f"{section}.{name}"
+            old, new = getattr(before, name), getattr(after, name)
+            if key == "run.run_dir" or old == new:
+                continue
+            rule, why = RESUME_RULES[key]
+            if rule == APPLIED:
+                applied.append(f"{key}: {old!r} -> {new!r}")
+            elif rule == REFUSED:
+                refused.append(f"{key} ({why})")
+    if refused:
+        raise UserError(f"cannot change {'; '.join(refused)} on --resume: start a new run for that")
+    return applied
+
+
+def _group_settings(trainer: PPO) -> list[dict[str, Any]]:
+    return [
+        {key: group[key] for key in _GROUP_SETTINGS if key in group}
+        for group in trainer.optimizer.param_groups
+    ]
+
+
+def _apply_group_settings(trainer: PPO, settings: list[dict[str, Any]]) -> None:
+    """Put the config's learning rates and Adam settings back after loading a checkpoint.
+
+    ``load_checkpoint`` restores the optimizer's groups as saved; the run's config
+    (maybe changed on resume) decides these, and the schedule then scales the new
+    base learning rates from the current update on. Unchanged, they are the saved ones.
+    """
+    config = trainer.config
+    factor = schedule_factor(config.lr_schedule, trainer.iteration, trainer.num_iterations)
+    for group, values in zip(trainer.optimizer.param_groups, settings, strict=True):
+        group.update(values)
+        group["lr"] = group["base_lr"] * factor
 
 
 # ---------------------------------------------------------------------- callback
@@ -281,6 +463,9 @@ class _Session:
         self._eval_writer: Any = None
         #: Env steps of the last evaluation (known on every rank, unlike its report).
         self.last_eval_step: int | None = None
+        #: On resume: TensorBoard hides evaluation points at or after this step that
+        #: the interrupted process wrote (they are replayed).
+        self.eval_purge_step: int | None = None
 
     # -- building -------------------------------------------------------------------
 
@@ -421,7 +606,9 @@ class _Session:
             if self._eval_writer is None:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._eval_writer = SummaryWriter(log_dir=str(self.run.tensorboard / "eval"))
+                self._eval_writer = SummaryWriter(
+                    log_dir=str(self.run.tensorboard / "eval"), purge_step=self.eval_purge_step
+                )
             for key in ("success_rate", "mean_return", "mean_length"):
                 self._eval_writer.add_scalar(f"eval/{key}", record[key], record["global_step"])
             self._eval_writer.flush()
@@ -431,7 +618,9 @@ class _Session:
     def save_policy(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
         """Save the policy with the run config (and ``extra`` JSON files), atomically.
 
-        Every rank calls this (a sharded policy is gathered); rank 0 writes.
+        Every rank calls this (a sharded policy is gathered); rank 0 writes, into a
+        folder swapped in once the policy and its extra files are all written (a kill
+        leaves the old copy or the new one, see :func:`glam_apps.atomic.atomic_directory`).
         """
 
         def write_extra(target: Path) -> None:
@@ -440,7 +629,11 @@ class _Session:
                 atomic_write_json(target / name, payload)
 
         assert self.saver is not None
-        self.saver.save(directory, write_extra)
+        if not self.launch.is_main:
+            self.saver.save(directory, write_extra)
+            return
+        with atomic_directory(directory) as staging:
+            self.saver.save(staging, write_extra)
 
     def close(self) -> None:
         if self._eval_writer is not None:
@@ -458,27 +651,50 @@ def train(
     hooks: TrainHooks | None = None,
     stop: StopFlag | None = None,
     handle_signals: bool = True,
+    trust_remote_code: bool = False,
 ) -> TrainResult:
     """Start a new run in ``config.run.run_dir`` (default ``runs/<time>-<level>``).
 
     Under torchrun, every rank calls this with the same config (see
     :mod:`glam_apps.distributed`); rank 0 picks and owns the run directory.
+    ``trust_remote_code`` alone lets the model run its own Python code: a config
+    saying ``policy.trust_remote_code: true`` without it is refused.
     """
+    config = apply_trust_flag(config, trust_remote_code, "the config")
     settings = config.distributed
     with process_group(settings.backend, settings.timeout_minutes) as launch:
         return _train(config, launch, hooks, stop, handle_signals)
 
 
-def _new_run_dir(config: TrainConfig) -> str:
+def _new_run_dir(config: TrainConfig, locks: ExitStack) -> str:
+    """Rank 0: the new run's directory, created and locked (``locks`` holds the lock).
+
+    The lock comes before the checks, so that two processes starting the same run
+    cannot both find it empty. A run that fails before writing its config leaves no
+    directory behind (nor the lock file, when the directory was not there before).
+    """
     run = RunDir.at(config.run.run_dir or default_run_dir(config))
+    created = not run.root.exists()
+    locks.enter_context(RunLock(run))
+    if created:
+        locks.callback(_remove_unstarted, run)
     if run.is_run():
         raise UserError(
             f"{run.root} already holds a run: continue it with --resume {run.root} "
             "or choose another run directory"
         )
-    if run.root.exists() and any(run.root.iterdir()):
+    if any(path.name != LOCK_FILE for path in run.root.iterdir()):
         raise UserError(f"run directory {run.root} exists and is not empty")
     return str(run.root)
+
+
+def _remove_unstarted(run: RunDir) -> None:
+    """Remove the directory :func:`_new_run_dir` created if the run never started."""
+    if run.is_run():
+        return
+    run.lock.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: something else put files there
+        run.root.rmdir()
 
 
 def _train(
@@ -488,7 +704,19 @@ def _train(
     stop: StopFlag | None,
     handle_signals: bool,
 ) -> TrainResult:
-    run = RunDir.at(agreed(launch, lambda: _new_run_dir(config)))
+    with ExitStack() as locks:  # rank 0 holds the run's lock until the run returns
+        root = agreed(launch, lambda: _new_run_dir(config, locks))
+        return _train_in(RunDir.at(root), config, launch, hooks, stop, handle_signals)
+
+
+def _train_in(
+    run: RunDir,
+    config: TrainConfig,
+    launch: Launch,
+    hooks: TrainHooks | None,
+    stop: StopFlag | None,
+    handle_signals: bool,
+) -> TrainResult:
     config = config.model_copy(update={"run": config.run.model_copy(update={"run_dir": run.root})})
     session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag(), launch)
     try:
@@ -522,10 +750,12 @@ def resume(
     hooks: TrainHooks | None = None,
     stop: StopFlag | None = None,
     handle_signals: bool = True,
+    trust_remote_code: bool = False,
 ) -> TrainResult:
     """Continue a run from its newest checkpoint (``overrides``: e.g. ``run.total_steps=...``).
 
     Under torchrun, the run must be resumed with as many ranks as it was trained with.
+    ``trust_remote_code`` is this call's decision; the run's ``config.yaml`` cannot make it.
     """
     overrides = list(overrides)
     # The process group comes before the run's config can be read (rank 0 reads it):
@@ -534,16 +764,28 @@ def resume(
         TrainConfig, overrides=[o for o in overrides if o.startswith("distributed.")]
     ).distributed
     with process_group(settings.backend, settings.timeout_minutes) as launch:
-        return _resume(run_dir, overrides, launch, hooks, stop, handle_signals)
+        return _resume(run_dir, overrides, launch, hooks, stop, handle_signals, trust_remote_code)
 
 
 def _check_resumable(
-    run_dir: str | os.PathLike[str], overrides: list[str], launch: Launch
+    run_dir: str | os.PathLike[str], overrides: list[str], launch: Launch, locks: ExitStack
 ) -> dict[str, Any]:
-    """Rank 0's checks before resuming; the resolved config and the checkpoint to load."""
+    """Rank 0's checks before resuming: what to do, with which config and checkpoint.
+
+    Takes the run's lock (into ``locks``) first and removes the leftovers of a kill.
+    The plan's ``latest`` is None when no checkpoint was completed (the run starts
+    again from the beginning); ``finalize`` is set when training reached its steps
+    but the run was stopped before it finished (final policy, evaluation, status).
+    """
     run = RunDir.at(run_dir).require_run()
+    locks.enter_context(RunLock(run))
+    run.remove_leftovers()
     saved = compose(TrainConfig, path=run.config)
     config = compose(TrainConfig, path=run.config, overrides=overrides)
+    moved_to = config.run.run_dir
+    if moved_to != saved.run.run_dir and moved_to is not None and RunDir.at(moved_to) != run:
+        rule = RESUME_RULES["run.run_dir"][1]
+        raise UserError(f"cannot change run.run_dir on --resume: {rule}")
     if config.run.run_dir is not None and RunDir.at(config.run.run_dir) != run:
         config = config.model_copy(
             update={"run": config.run.model_copy(update={"run_dir": run.root})}
@@ -553,9 +795,23 @@ def _check_resumable(
         raise IncompatibleCheckpointError(
             f"cannot resume {run.root} with a changed model or environment: " + "; ".join(changed)
         )
+    applied = resume_changes(saved, config)
+    plan: dict[str, Any] = {
+        "root": str(run.root),
+        "config": config.to_yaml_dict(),
+        "latest": None,
+        "finalize": False,
+        "applied": applied,
+    }
     latest = ppo_checkpoint.latest_checkpoint(run.periodic)
     if latest is None:
-        raise UserError(f"run {run.root} has no checkpoint to resume from")
+        damaged = sorted(p.name for p in run.periodic.glob(f"{ppo_checkpoint.PREFIX}*"))
+        if damaged:  # never start again over checkpoints a user may want to repair
+            raise UserError(
+                f"run {run.root} has checkpoints but none is complete ({', '.join(damaged)}): "
+                "repair or remove them to resume"
+            )
+        return plan  # killed before its first checkpoint: start again from the beginning
     check_compatible(latest, config)
     state = ppo_checkpoint.read_json(latest / "state.json")
     written_by = int(state.get("world_size", 1))
@@ -567,11 +823,13 @@ def _check_resumable(
         )
     done = int(state.get("global_step", 0))
     if done >= config.updates_for(config.run.total_steps) * config.steps_per_update:
-        raise UserError(
-            f"run {run.root} already reached {done} env steps; "
-            f"to train longer: --resume {run.root} --set run.total_steps=<more>"
-        )
-    return {"root": str(run.root), "config": config.to_yaml_dict(), "latest": str(latest)}
+        if run.read_status().get("status") == "finished":
+            raise UserError(
+                f"run {run.root} already reached {done} env steps; "
+                f"to train longer: --resume {run.root} --set run.total_steps=<more>"
+            )
+        plan["finalize"] = True  # stopped during its final evaluation
+    return {**plan, "latest": str(latest)}
 
 
 def _resume(
@@ -581,34 +839,83 @@ def _resume(
     hooks: TrainHooks | None,
     stop: StopFlag | None,
     handle_signals: bool,
+    trust_remote_code: bool = False,
 ) -> TrainResult:
-    plan = agreed(launch, lambda: _check_resumable(run_dir, overrides, launch))
+    with ExitStack() as locks:  # rank 0 holds the run's lock from its checks to the end
+        plan = agreed(launch, lambda: _check_resumable(run_dir, overrides, launch, locks))
+        return _resume_planned(plan, launch, hooks, stop, handle_signals, trust_remote_code)
+
+
+def _resume_planned(
+    plan: dict[str, Any],
+    launch: Launch,
+    hooks: TrainHooks | None,
+    stop: StopFlag | None,
+    handle_signals: bool,
+    trust_remote_code: bool = False,
+) -> TrainResult:
+    """Continue, start again or finalize the run, as rank 0's checks planned."""
     run = RunDir(Path(plan["root"]))
     config = TrainConfig.model_validate(plan["config"])
-    latest = Path(plan["latest"])
+    config = apply_trust_flag(config, trust_remote_code, str(run.config))
+    latest = None if plan["latest"] is None else Path(plan["latest"])
     session = _Session(config, run, hooks or TrainHooks(), stop or StopFlag(), launch)
     try:
         trainer = session.build()
-        try:
-            trainer.load_checkpoint(latest)
-        except Exception as error:
-            if launch.is_main:
-                load_training_weights(session.policy, latest)  # names the mismatch, or re-raises
-            raise IncompatibleCheckpointError(
-                f"checkpoint {latest} cannot be resumed: {' '.join(str(error).split())}"
-            ) from error
-        if trainer.iteration >= trainer.num_iterations:
+        if latest is not None:
+            settings = _group_settings(trainer)
+            try:
+                trainer.load_checkpoint(latest)
+            except Exception as error:
+                if launch.is_main:
+                    load_training_weights(session.policy, latest)  # names the mismatch
+                raise IncompatibleCheckpointError(
+                    f"checkpoint {latest} cannot be resumed: {' '.join(str(error).split())}"
+                ) from error
+            _apply_group_settings(trainer, settings)
+            session.callback.last_checkpoint_iteration = trainer.iteration
+        finalize = trainer.iteration >= trainer.num_iterations
+        if finalize and not plan["finalize"]:
             raise UserError(
                 f"run {run.root} already reached {trainer.global_step} env steps; "
                 f"to train longer: --resume {run.root} --set run.total_steps=<more>"
             )
-        session.callback.last_checkpoint_iteration = trainer.iteration
         if launch.is_main:
-            _truncate_jsonl_after(run.evaluations, trainer.global_step)
-            if overrides:
+            if latest is None:
+                _clear_dead_attempt(run)
+                session.best_success = None  # read from the best/ just cleared
+                _write_status(
+                    run,
+                    "running",
+                    restarted=_now(),
+                    global_step=0,
+                    iteration=0,
+                    world_size=launch.world_size,
+                )
+                session.hooks.event(
+                    f"{run.root} has no complete checkpoint: starting it again from the "
+                    "beginning (metrics, evaluations and TensorBoard of the stopped attempt "
+                    "cleared)"
+                )
+            else:
+                _truncate_jsonl_after(run.evaluations, trainer.global_step, not finalize)
+                _write_status(run, "running", resumed=_now())
+                what = "finalizing" if finalize else "resuming"
+                session.hooks.event(f"{what} {run.root} at {trainer.global_step} env steps")
+            for change in plan["applied"]:
+                session.hooks.event(f"applying {change}")
+            if plan["applied"]:
                 atomic_write_yaml(run.config, config.to_yaml_dict())
-            _write_status(run, "running", resumed=_now())
-            session.hooks.event(f"resuming {run.root} at {trainer.global_step} env steps")
+        session.eval_purge_step = trainer.global_step + 1
+        if finalize:
+            result = TrainResult(
+                run_dir=run.root,
+                status="finished",
+                env_steps=trainer.global_step,
+                iteration=trainer.iteration,
+                best_success=session.best_success,
+            )
+            return _finalize(session, trainer, result, time.perf_counter(), handle_signals)
         return _learn(session, trainer, handle_signals)
     finally:
         session.close()
@@ -628,6 +935,17 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         if session.launch.is_main:
             status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             _write_status(run, status, global_step=trainer.global_step, iteration=trainer.iteration)
+        if isinstance(error, NonFiniteLossError):  # not the user's input: exit code 3 at the CLI
+            raise TrainingDivergedError(
+                f"training diverged in update {trainer.iteration + 1} (after "
+                f"{trainer.global_step} env steps): {' '.join(str(error).split())}; run "
+                f"{run.root} is marked failed and keeps its last checkpoint"
+            ) from error
+        if isinstance(error, KeyboardInterrupt):
+            session.hooks.event(
+                f"stopped at once at {trainer.global_step} env steps: the last checkpoint "
+                f"stands; continue with: glam train --resume {run.root}"
+            )
         raise
     interrupted = trainer.iteration < trainer.num_iterations
     if session.callback.last_checkpoint_iteration != trainer.iteration:
@@ -650,17 +968,35 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
         )
         result.seconds = time.perf_counter() - start
         return result
+    return _finalize(session, trainer, result, start, handle_signals)
+
+
+def _finalize(
+    session: _Session, trainer: PPO, result: TrainResult, start: float, handle_signals: bool
+) -> TrainResult:
+    """:func:`_finish`, where a signal stops at once and leaves a run ``--resume`` finalizes.
+
+    Rank 0 alone handles the signal (it evaluates; the others wait in a collective,
+    where a Python handler would not run): its status says ``interrupted`` with a note.
+    """
+    run = session.run
+    main = session.launch.is_main
     try:
-        _finish(session, trainer, result)
+        with interrupt_on_signals() if handle_signals and main else nullcontext():
+            _finish(session, trainer, result)
     except KeyboardInterrupt:
-        if session.launch.is_main:
+        note = f"stopped during the final evaluation; glam train --resume {run.root} finalizes it"
+        if main:
             _write_status(
                 run,
                 "interrupted",
                 global_step=trainer.global_step,
-                note="final evaluation interrupted",
+                iteration=trainer.iteration,
+                note=note,
             )
-        raise
+        session.hooks.event(note)
+        result.status = "interrupted"
+        result.final_report = None
     result.seconds = time.perf_counter() - start
     return result
 

@@ -128,3 +128,73 @@ def test_remote_code_stays_off(tmp_path) -> None:
     with pytest.raises(ModelLoadError) as info:
         load_language_model(config(tmp_path))
     assert "remote code must not run" not in str(info.value)
+
+
+# --------------------------------------------------------------------- remote code
+
+
+def _with_remote_code(source: Path, target: Path, file: str = "config.json") -> Path:
+    """A copy of ``source`` whose ``file`` maps AutoConfig to a shipped Python file.
+
+    The shipped file writes ``target/../MARKER`` when imported: the marker is the
+    proof that remote code ran.
+    """
+    import json
+    import shutil
+
+    shutil.copytree(source, target)
+    marker = target.parent / "MARKER"
+    (target / "marker_code.py").write_text(
+        "from pathlib import Path\n"
+        f"Path({str(marker)!r}).write_text('ran')\n"
+        "from transformers import GPT2Config\n\n\n"
+        "class MarkerConfig(GPT2Config):\n"
+        "    pass\n"
+    )
+    data = json.loads((target / file).read_text())
+    data["auto_map"] = {"AutoConfig": "marker_code.MarkerConfig"}
+    (target / file).write_text(json.dumps(data))
+    return marker
+
+
+@pytest.mark.parametrize("file", ["config.json", "tokenizer_config.json"])
+def test_shipped_code_is_refused_naming_the_file(file, tiny_decoder_dir, tmp_path) -> None:
+    from glam_policy.errors import RemoteCodeError
+
+    marker = _with_remote_code(tiny_decoder_dir, tmp_path / "model", file)
+    with pytest.raises(RemoteCodeError) as info:
+        load_language_model(config(tmp_path / "model"))
+    message = str(info.value)
+    assert info.value.path == str(tmp_path / "model" / file)
+    assert message.startswith(str(tmp_path / "model" / file)) and "auto_map" in message
+    assert "trust_remote_code=True" in message and "\n" not in message
+    assert not marker.exists()
+
+
+def test_shipped_code_runs_only_when_the_caller_opts_in(
+    tiny_decoder_dir, tmp_path, monkeypatch
+) -> None:
+    import sys
+
+    import transformers.dynamic_module_utils as dynamic
+
+    from glam_policy.loading import load_model_config
+
+    # transformers copies the shipped file into its modules cache: keep it in tmp_path.
+    monkeypatch.setattr(dynamic, "HF_MODULES_CACHE", str(tmp_path / "modules"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    marker = _with_remote_code(tiny_decoder_dir, tmp_path / "model")
+    hf_config = load_model_config(config(tmp_path / "model", trust_remote_code=True))
+    assert type(hf_config).__name__ == "MarkerConfig"
+    assert marker.read_text() == "ran"
+
+
+def test_unreadable_weights_name_the_file(tiny_decoder_dir, tmp_path) -> None:
+    import shutil
+
+    shutil.copytree(tiny_decoder_dir, tmp_path / "model")
+    weights = tmp_path / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(ModelLoadError) as info:
+        load_language_model(config(tmp_path / "model"))
+    assert str(weights) in str(info.value) and "\n" not in str(info.value)

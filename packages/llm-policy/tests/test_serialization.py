@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,84 @@ def test_overrides_apply_when_loading(tiny_decoder_dir, tmp_path) -> None:
 def test_loading_something_that_is_not_a_policy_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"policy_config\.json is missing"):
         LLMPolicy.from_pretrained(tmp_path)
+
+
+# --------------------------------------------------------------------- trust and damage
+
+
+@pytest.fixture
+def saved(tiny_decoder_dir, tmp_path) -> Path:
+    policy = LLMPolicy.from_config({"model": str(tiny_decoder_dir), "value_hidden_sizes": [8]})
+    return policy.save_pretrained(tmp_path / "policy")
+
+
+def _ask_for_remote_code(directory: Path) -> None:
+    config_path = directory / "policy_config.json"
+    data = json.loads(config_path.read_text())
+    data["trust_remote_code"] = True
+    config_path.write_text(json.dumps(data))
+
+
+def test_a_saved_policy_cannot_turn_on_remote_code(saved) -> None:
+    from glam_policy.errors import RemoteCodeError
+
+    _ask_for_remote_code(saved)
+    with pytest.raises(RemoteCodeError) as info:
+        LLMPolicy.from_pretrained(saved)
+    assert info.value.path == str(saved / "policy_config.json")
+    assert "trust_remote_code=True" in str(info.value)
+
+
+def test_the_callers_argument_decides_remote_code(saved) -> None:
+    config_path = saved / "policy_config.json"
+    # The file says false: the caller's opt-in still applies (the file never decides).
+    assert LLMPolicyConfig.from_file(config_path, trust_remote_code=True).trust_remote_code
+    _ask_for_remote_code(saved)
+    loaded = LLMPolicy.from_pretrained(saved, trust_remote_code=True)
+    assert loaded.config.trust_remote_code is True
+
+
+def test_a_config_file_saying_true_in_any_spelling_is_refused(tmp_path) -> None:
+    from glam_policy.errors import RemoteCodeError
+
+    for value in ("true", "yes", "1"):
+        path = tmp_path / f"policy-{value}.yaml"
+        path.write_text(f"model: gpt2\ntrust_remote_code: {value}\n")
+        with pytest.raises(RemoteCodeError, match=re.escape(str(path))):
+            LLMPolicyConfig.from_file(path)
+    path.write_text("model: gpt2\ntrust_remote_code: false\n")
+    assert LLMPolicyConfig.from_file(path).trust_remote_code is False
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "pickle", "missing"])
+def test_damaged_heads_are_a_clear_error_naming_the_file(saved, damage, monkeypatch) -> None:
+    import pickle
+
+    from glam_policy.errors import SavedPolicyError
+
+    heads = saved / "heads.safetensors"
+    if damage == "truncated":
+        heads.write_bytes(heads.read_bytes()[:40])
+    elif damage == "garbage":
+        heads.write_bytes(b"\x00\xff" * 64)
+    elif damage == "pickle":
+        heads.write_bytes(pickle.dumps({"value_head.0.weight": [1.0]}))
+    else:
+        heads.unlink()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(torch, "load", forbidden)
+    with pytest.raises(SavedPolicyError) as info:
+        LLMPolicy.from_pretrained(saved)
+    assert str(heads) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_truncated_policy_config_is_a_clear_error_naming_the_file(saved) -> None:
+    config_path = saved / "policy_config.json"
+    config_path.write_text(config_path.read_text()[:30])
+    with pytest.raises(ValueError, match=r"policy_config\.json is not valid JSON"):
+        LLMPolicy.from_pretrained(saved)

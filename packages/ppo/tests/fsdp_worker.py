@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -182,8 +183,15 @@ def main(out: Path) -> None:
         info[name] = run(name, sharded_policy(7), rank, out, resume=checkpoint)
 
     (out / f"info_rank{rank}.json").write_text(json.dumps(info))
+    dist.barrier()
     dist.destroy_process_group()
 
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
+    # Seen once in a loaded full-suite run, after all work and the teardown above:
+    # "terminate called without an active exception" (SIGABRT) from a thread still
+    # alive at interpreter shutdown. The results are written; skip that shutdown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,72 @@ def test_atomic_text_files_get_the_usual_mode_and_leave_no_temporary(tmp_path: P
     assert (target.stat().st_mode & 0o777) == 0o644
     assert json.loads(target.read_text())["step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def _forbid_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("unpickling attempted")
+
+    monkeypatch.setattr(torch, "load", forbidden)
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "pickle", "empty"])
+def test_unreadable_tensor_files_are_checkpoint_errors_naming_the_file(
+    tmp_path: Path, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from glam_ppo.checkpoint import load_tensors, save_tensors
+
+    path = tmp_path / "model.safetensors"
+    save_tensors(path, {"weight": torch.arange(64, dtype=torch.float32)})
+    content = {
+        "truncated": path.read_bytes()[:-16],
+        "garbage": b"\x07" * 200,
+        "pickle": pickle.dumps({"weight": list(range(64))}),
+        "empty": b"",
+    }[damage]
+    path.write_bytes(content)
+    _forbid_unpickling(monkeypatch)
+    with pytest.raises(CheckpointError) as info:
+        load_tensors(path)
+    assert f"checkpoint file {path} is not a readable safetensors file" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_unreadable_json_files_are_checkpoint_errors_naming_the_file(tmp_path: Path) -> None:
+    from glam_ppo.checkpoint import read_json
+
+    path = tmp_path / "state.json"
+    path.write_text('{"format": "glam_ppo.checkpoint/1", "iter')
+    with pytest.raises(
+        CheckpointError, match=f"checkpoint file {re.escape(str(path))} is not valid JSON"
+    ):
+        read_json(path)
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(
+        CheckpointError, match=f"checkpoint file {re.escape(str(path))} is not valid JSON"
+    ):
+        read_json(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="holds a JSON list, expected an object"):
+        read_json(path)
+
+
+@pytest.mark.parametrize(
+    "name", ["state.json", "model.safetensors", "optimizer.safetensors", "rank0.safetensors"]
+)
+def test_a_damaged_checkpoint_file_stops_loading_with_its_name(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(tmp_path, 0).learn(total_steps=2 * 64)
+    checkpoint = tmp_path / "iteration_000002"
+    damaged = checkpoint / name
+    damaged.write_bytes(damaged.read_bytes()[: len(damaged.read_bytes()) // 2])
+    _forbid_unpickling(monkeypatch)
+    trainer = make(tmp_path, 1)
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    with pytest.raises(CheckpointError, match=re.escape(str(damaged))):
+        trainer.load_checkpoint(checkpoint)
+    assert trainer.iteration == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True))

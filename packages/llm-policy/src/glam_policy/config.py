@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from glam_policy.errors import RemoteCodeError
 from glam_policy.prompts import TEMPLATES, PromptTemplate
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
@@ -131,6 +132,13 @@ class LLMPolicyConfig(BaseModel):
         paper's two hidden layers of 1024 with sigmoids; the action head uses the
         same activation); ``detach_value`` stops the critic's gradient from
         reaching the LM.
+    Remote code
+        ``trust_remote_code`` lets transformers import Python files shipped with
+        the model (an ``auto_map`` in its ``config.json``). It is the caller's
+        decision for one call: set it in Python, or pass it to
+        :meth:`from_file` / ``LLMPolicy.from_pretrained``; a file that says
+        ``true`` is refused, not obeyed (a saved policy or a config file is
+        data that someone else may have written).
     Training
         ``finetuning``: ``full``, ``frozen`` (only heads train) or ``lora``
         (``lora`` settings); ``gradient_checkpointing``; ``disable_dropout`` zeroes
@@ -254,21 +262,41 @@ class LLMPolicyConfig(BaseModel):
         return cls.model_validate(dict(data))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> LLMPolicyConfig:
-        """Read a ``.json``, ``.yaml`` or ``.yml`` file."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    def from_file(cls, path: str | Path, *, trust_remote_code: bool = False) -> LLMPolicyConfig:
+        """Read a ``.json``, ``.yaml`` or ``.yml`` file.
 
-            data = yaml.safe_load(text)
-        elif path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
+        The file's ``trust_remote_code`` is never obeyed: the result holds the
+        argument's value, and a file saying ``true`` without the argument raises
+        :class:`~glam_policy.errors.RemoteCodeError` naming the file (the file
+        asked to run code; only the caller may allow it). A file that is not
+        valid JSON/YAML (truncated, binary) raises a ``ValueError`` naming it.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".yaml", ".yml", ".json"):
             raise ValueError(f"config file {path} must end in .json, .yaml or .yml")
+        try:
+            text = path.read_text(encoding="utf-8")
+            if suffix == ".json":
+                data = json.loads(text)
+            else:
+                import yaml
+
+                data = yaml.safe_load(text)
+        except UnicodeDecodeError:
+            raise ValueError(f"config file {path} is not text (corrupt or not a config)") from None
+        except ValueError as error:  # json.JSONDecodeError
+            reason = " ".join(str(error).split())
+            raise ValueError(f"config file {path} is not valid JSON: {reason}") from None
+        except Exception as error:  # yaml.YAMLError
+            reason = " ".join(str(error).split())
+            raise ValueError(f"config file {path} is not valid YAML: {reason}") from None
         if not isinstance(data, Mapping):
             raise ValueError(f"config file {path} must hold a mapping of fields")
-        return cls.from_dict(data)
+        asked = data.get("trust_remote_code", False)
+        if asked not in (False, None) and not trust_remote_code:  # "yes", 1: any true
+            raise RemoteCodeError(str(path), f"'trust_remote_code': {asked!r}")
+        return cls.from_dict({**data, "trust_remote_code": trust_remote_code})
 
     def to_json(self) -> str:
         """The config as indented JSON (what ``save_pretrained`` writes)."""

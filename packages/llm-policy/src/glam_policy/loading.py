@@ -4,12 +4,22 @@ One loading path for everything: a hub name, a local checkpoint, or a tiny model
 written by :mod:`glam_policy.tiny` all go through ``AutoConfig`` /
 ``AutoModelForCausalLM`` / ``AutoModelForSeq2SeqLM`` / ``AutoTokenizer``. Any
 failure becomes a :class:`~glam_policy.errors.ModelLoadError` that names the
-model and the reason in one line. ``trust_remote_code`` is passed through and
-stays off unless the config asks for it.
+model and the reason in one line.
+
+Remote code. ``cfg.trust_remote_code`` is passed to transformers, and it is the
+caller's decision alone: whatever a file on disk says, nothing sets it but the
+Python argument (``glam_policy.config.LLMPolicyConfig.from_file`` and
+``glam_policy.serialization.load_policy`` refuse a file that asks for it). A
+local model directory whose ``config.json`` or ``tokenizer_config.json`` has an
+``auto_map`` (the way transformers finds Python code shipped with a model) is
+refused before transformers reads it, with a :class:`RemoteCodeError` naming the
+file, unless the caller opted in: transformers would otherwise use its own code
+for a known ``model_type`` silently, or import the shipped file for an unknown one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +37,7 @@ from transformers import (
 )
 
 from glam_policy.config import LLMPolicyConfig
-from glam_policy.errors import ModelLoadError
+from glam_policy.errors import ModelLoadError, RemoteCodeError
 from glam_policy.precision import DTYPES, dtype_name, resolve_precision
 from glam_policy.scoring import Architecture
 
@@ -37,6 +47,8 @@ logger = logging.getLogger(__name__)
 POSITION_LIMIT_ATTRIBUTES = ("max_position_embeddings", "n_positions", "n_ctx", "seq_length")
 #: Tokenizers without a known limit report a huge ``model_max_length``; ignore those.
 _UNSET_TOKENIZER_LIMIT = 1_000_000
+#: Files of a model directory whose ``auto_map`` makes transformers import Python code.
+REMOTE_CODE_FILES = ("config.json", "tokenizer_config.json")
 
 
 @dataclass
@@ -143,6 +155,46 @@ def position_limit(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -
     return None
 
 
+def remote_code_request(source: str | Path) -> tuple[Path, str] | None:
+    """``(file, how)`` when the local model directory ``source`` ships Python code to run.
+
+    ``None`` for a hub name (transformers, given ``trust_remote_code=False``,
+    refuses remote code there itself) and for a directory without an ``auto_map``.
+    A file that is not readable JSON is left to transformers to report.
+    """
+    directory = Path(source)
+    if not directory.is_dir():
+        return None
+    for name in REMOTE_CODE_FILES:
+        path = directory / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("auto_map"):
+            auto_map = data["auto_map"]
+            classes = ", ".join(sorted(auto_map)) if isinstance(auto_map, dict) else auto_map
+            return path, f"'auto_map': {classes}"
+    return None
+
+
+def check_remote_code(cfg: LLMPolicyConfig, source: str | Path) -> None:
+    """Raise :class:`RemoteCodeError` if ``source`` ships code and ``cfg`` did not opt in."""
+    if cfg.trust_remote_code:
+        return
+    request = remote_code_request(source)
+    if request is not None:
+        raise RemoteCodeError(str(request[0]), request[1])
+
+
+def _refused_remote_code(cfg: LLMPolicyConfig, name: str, error: BaseException) -> None:
+    """Turn transformers' own refusal of a hub model's code into a :class:`RemoteCodeError`."""
+    if not cfg.trust_remote_code and "trust_remote_code" in str(error):
+        raise RemoteCodeError(name, "custom code in the model repository") from error
+
+
 def _hub_kwargs(cfg: LLMPolicyConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "trust_remote_code": cfg.trust_remote_code,
@@ -157,21 +209,38 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _weights_reason(name: str, error: BaseException) -> str:
+    """The reason, naming the weights file when safetensors could not read it.
+
+    safetensors' own message ("header too large") does not say which file of the
+    directory is damaged; the one line the user sees should.
+    """
+    directory = Path(name)
+    if type(error).__name__ != "SafetensorError" or not directory.is_dir():
+        return _reason(error)
+    files = ", ".join(str(path) for path in sorted(directory.glob("*.safetensors")))
+    return f"weights file {files} is unreadable (truncated or corrupt?): {_reason(error)}"
+
+
 def load_model_config(cfg: LLMPolicyConfig, source: str | None = None) -> PretrainedConfig:
     """The Hugging Face config of ``source`` (default ``cfg.model``)."""
     name = source or cfg.model
+    check_remote_code(cfg, name)
     try:
         return AutoConfig.from_pretrained(name, **_hub_kwargs(cfg))
     except Exception as error:  # HF raises OSError, ValueError, KeyError, ... for bad models
+        _refused_remote_code(cfg, name, error)
         raise ModelLoadError(name, _reason(error)) from error
 
 
 def load_tokenizer(cfg: LLMPolicyConfig, source: str | None = None) -> PreTrainedTokenizerBase:
     """The tokenizer of ``source`` (default ``cfg.model``)."""
     name = source or cfg.model
+    check_remote_code(cfg, name)
     try:
         return AutoTokenizer.from_pretrained(name, **_hub_kwargs(cfg))
     except Exception as error:
+        _refused_remote_code(cfg, name, error)
         raise ModelLoadError(name, f"tokenizer: {_reason(error)}") from error
 
 
@@ -221,7 +290,8 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
     except ModelLoadError:
         raise
     except Exception as error:
-        raise ModelLoadError(name, _reason(error)) from error
+        _refused_remote_code(cfg, name, error)
+        raise ModelLoadError(name, _weights_reason(name, error)) from error
     if not isinstance(model, PreTrainedModel):
         raise ModelLoadError(name, f"expected a transformers PreTrainedModel, got {type(model)}")
     model.to(device)

@@ -12,6 +12,11 @@ Nothing is pickled: the LM is written with ``save_pretrained`` (safetensors), th
 heads with ``safetensors``, the config as JSON. The directory is written next to
 its destination under a temporary name and moved into place at the end, so a
 crash never leaves a half-written policy where a complete one was.
+
+Loading trusts nothing in the directory: ``policy_config.json`` cannot turn on
+``trust_remote_code`` (only :func:`load_policy`'s argument can), and a
+missing, truncated or foreign file raises a
+:class:`~glam_policy.errors.SavedPolicyError` naming it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from glam_policy.config import LLMPolicyConfig
+from glam_policy.errors import SavedPolicyError
 from glam_policy.loading import load_language_model
 
 if TYPE_CHECKING:
@@ -110,24 +116,40 @@ def _replace_directory(staging: Path, target: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def read_config(directory: str | Path, **overrides: Any) -> LLMPolicyConfig:
-    """The saved policy's config with ``overrides`` applied (validated)."""
+def read_config(
+    directory: str | Path, *, trust_remote_code: bool = False, **overrides: Any
+) -> LLMPolicyConfig:
+    """The saved policy's config with ``overrides`` applied (validated).
+
+    ``trust_remote_code`` is the caller's: a ``policy_config.json`` that asks for
+    it without the argument raises :class:`~glam_policy.errors.RemoteCodeError`.
+    """
     path = Path(directory)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
         raise FileNotFoundError(f"{path} is not a saved policy: {CONFIG_FILE} is missing")
-    config = LLMPolicyConfig.from_file(config_path)
+    config = LLMPolicyConfig.from_file(config_path, trust_remote_code=trust_remote_code)
     if overrides:
         config = LLMPolicyConfig.from_dict({**config.model_dump(), **overrides})
     return config
 
 
 def load_policy(
-    policy_class: type[LLMPolicy], directory: str | Path, **overrides: Any
+    policy_class: type[LLMPolicy],
+    directory: str | Path,
+    *,
+    trust_remote_code: bool = False,
+    **overrides: Any,
 ) -> LLMPolicy:
-    """Rebuild a policy saved by :func:`save_policy` (see ``LLMPolicy.from_pretrained``)."""
+    """Rebuild a policy saved by :func:`save_policy` (see ``LLMPolicy.from_pretrained``).
+
+    ``trust_remote_code=True`` is the only way to let the saved model run Python
+    code of its own (``LLMPolicy.from_pretrained(directory, trust_remote_code=True)``);
+    without it, a directory that asks for it is refused with a
+    :class:`~glam_policy.errors.RemoteCodeError` naming the file that asked.
+    """
     path = Path(directory)
-    config = read_config(path, **overrides)
+    config = read_config(path, trust_remote_code=trust_remote_code, **overrides)
     # The saved LM directory holds the weights to use, whatever the original source was.
     load_config = config.model_copy(
         update={"pretrained": True, "keep_pretrained_embeddings": False, "revision": None}
@@ -143,14 +165,22 @@ def load_policy(
 
 
 def _load_heads(policy: LLMPolicy, path: Path) -> None:
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
+    if not path.is_file():
+        raise SavedPolicyError(f"{path} is missing: the saved policy is incomplete")
+    try:  # safetensors never unpickles: a pickle or garbage fails here, whatever its name
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(path), device=str(policy.device))
+    except Exception as error:  # SafetensorError, OSError, ... for truncated or foreign files
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+        raise SavedPolicyError(
+            f"{path} is not a readable safetensors file (truncated or corrupt?): {reason}"
+        ) from error
     version = metadata.get(FORMAT_KEY)
     if version != FORMAT_VERSION:
-        raise ValueError(
+        raise SavedPolicyError(
             f"{path}: unsupported heads format {version!r} (expected {FORMAT_VERSION})"
         )
-    tensors = load_file(str(path), device=str(policy.device))
     for prefix, module in (("value_head", policy.value_head), ("action_head", policy.action_head)):
         if module is None:
             continue

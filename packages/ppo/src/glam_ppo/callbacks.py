@@ -151,7 +151,11 @@ class TensorBoardWriter(Callback):
             raise ImportError(
                 "TensorBoardWriter needs tensorboard: pip install 'glam-ppo[tensorboard]'"
             ) from error
-        self._writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.global_step)
+        # On resume, points after the checkpoint's step come from updates that were lost
+        # with the interrupted process: hide them. The checkpoint's own update was
+        # written before the checkpoint and is not run again: keep it.
+        purge = trainer.global_step + 1 if trainer.global_step else None
+        self._writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=purge)
 
     def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
         if self._writer is None:

@@ -91,10 +91,27 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     _fsync_file(path)
 
 
+def _reason(error: BaseException) -> str:
+    """``Type: message`` of a library error, on one short line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())[:300]
+
+
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; :class:`CheckpointError` naming it if unreadable.
+
+    safetensors never unpickles: a truncated file, garbage or a pickle saved under
+    a ``.safetensors`` name all fail here (``SafetensorError`` and friends), and
+    the caller gets one error that says which file to restore.
+    """
     if not path.is_file():
         raise CheckpointError(f"checkpoint file missing: {path}")
-    return load_file(str(path))
+    try:
+        return load_file(str(path))
+    except Exception as error:  # SafetensorError, OSError, ... (never a pickle loader)
+        raise CheckpointError(
+            f"checkpoint file {path} is not a readable safetensors file "
+            f"(truncated or corrupt?): {_reason(error)}"
+        ) from error
 
 
 # --- model -----------------------------------------------------------------------
@@ -447,14 +464,62 @@ def commit(directory: Path, tmp: Path, name: str, keep: int) -> Path:
     return final
 
 
+#: Files every checkpoint has (the other ranks' files are checked when loading).
+_REQUIRED = ("state.json", "model.safetensors", "optimizer.safetensors", "rank0.safetensors")
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` looks like a whole checkpoint: its files, a readable state.json.
+
+    A committed folder is complete by construction (it is renamed only once written);
+    this keeps out one damaged by hand or by a full disk. Loading checks the rest.
+    """
+    if not all((path / name).is_file() for name in _REQUIRED):
+        return False
+    try:
+        return isinstance(json.loads((path / "state.json").read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def _iteration_of(path: Path) -> int:
+    try:
+        return int(path.name[len(PREFIX) :])
+    except ValueError:
+        return -1
+
+
 def latest_checkpoint(directory: str | Path) -> Path | None:
-    """The checkpoint ``directory/latest`` points to, or None if there is none yet."""
+    """The newest complete checkpoint in ``directory``, or None if there is none yet.
+
+    ``latest`` names it normally; but a run killed after a checkpoint folder was
+    renamed into place and before ``latest`` was rewritten leaves a newer complete
+    ``iteration_*`` folder (or no ``latest`` at all), so the folders are scanned
+    too: a complete folder newer than the one ``latest`` names wins. ``.tmp-*``
+    folders (not renamed, so maybe partial) are never candidates. The folder
+    ``latest`` names is otherwise returned even if damaged, so that loading says
+    what is wrong instead of an older checkpoint being used without a word.
+    """
     directory = Path(directory)
-    pointer = directory / LATEST
-    if not pointer.is_file():
+    if not directory.is_dir():
         return None
-    path = directory / pointer.read_text(encoding="utf-8").strip()
-    return path if (path / "state.json").is_file() else None
+    candidates = [
+        p for p in directory.iterdir() if p.name.startswith(PREFIX) and _iteration_of(p) >= 0
+    ]
+    pointer = directory / LATEST
+    named: Path | None = None
+    if pointer.is_file():
+        named = directory / pointer.read_text(encoding="utf-8").strip()
+        if named.parent == directory and named not in candidates:
+            candidates.append(named)
+    named_ok = named is not None and (named / "state.json").is_file()
+    floor = _iteration_of(named) if named is not None and named_ok else -1
+    for path in sorted(candidates, key=_iteration_of, reverse=True):
+        if named_ok and _iteration_of(path) <= floor:
+            return named  # even if damaged: loading it names what is wrong
+        if path.is_dir() and is_complete(path):
+            return path
+    return named if named_ok else None
 
 
 def resolve(path: str | Path) -> Path:
@@ -469,6 +534,17 @@ def resolve(path: str | Path) -> Path:
 
 
 def read_json(path: Path) -> Any:
+    """A checkpoint's JSON file; :class:`CheckpointError` naming it if truncated or not JSON."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint file missing: {path}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        raise CheckpointError(
+            f"checkpoint file {path} is not valid JSON (truncated or corrupt?): {_reason(error)}"
+        ) from error
+    if not isinstance(data, dict):
+        raise CheckpointError(
+            f"checkpoint file {path} holds a JSON {type(data).__name__}, expected an object"
+        )
+    return data
