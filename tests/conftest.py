@@ -3,6 +3,7 @@ run recipe, and a way to run the `glam` command line in-process."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,3 +86,34 @@ def glam(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    """Content hash of every file under ``root`` (to prove nothing was touched)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _one_clear_line(result: CliResult) -> str:
+    """The single ``error:`` line of a refused command (exit 2, no traceback)."""
+    assert result.code == 2, (result.code, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="session")
+def tree_digest() -> Callable[[Path], dict[str, str]]:
+    """``tree_digest(root)``: a content hash per file under ``root``."""
+    return _tree_digest
+
+
+@pytest.fixture(scope="session")
+def one_clear_line() -> Callable[[CliResult], str]:
+    """``one_clear_line(result)``: assert a one-line refusal and return that line."""
+    return _one_clear_line

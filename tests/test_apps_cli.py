@@ -3,7 +3,6 @@ evaluate, play, plot, and every error at the edge (one line, exit code 2)."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,24 +19,6 @@ import yaml
 from safetensors.torch import load_file
 
 pytestmark = pytest.mark.slow  # trains (briefly); still run by CI
-
-
-def _tree_digest(root: Path) -> dict[str, str]:
-    """Content hash of every file under ``root`` (to prove nothing was touched)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _one_clear_line(result: Any) -> str:
-    assert result.code == 2, (result.code, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    return errors[0]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +75,8 @@ def test_resumed_run_ends_with_the_same_weights(trained_runs: dict[str, Path]) -
     ]
 
 
-def test_resuming_a_finished_run_says_how_to_extend_it(glam, trained_runs) -> None:
-    line = _one_clear_line(glam("train", "--resume", str(trained_runs["a"])))
+def test_resuming_a_finished_run_says_how_to_extend_it(glam, trained_runs, one_clear_line) -> None:
+    line = one_clear_line(glam("train", "--resume", str(trained_runs["a"])))
     assert "run.total_steps" in line
 
 
@@ -191,66 +172,68 @@ def test_plot_several_runs(glam, trained_runs: dict[str, Path], tmp_path: Path) 
 # ---------------------------------------------------------------------- errors
 
 
-def test_bad_config_key_names_the_closest_valid_ones(glam, tmp_path: Path) -> None:
-    line = _one_clear_line(
+def test_bad_config_key_names_the_closest_valid_ones(glam, tmp_path: Path, one_clear_line) -> None:
+    line = one_clear_line(
         glam("train", "--run-dir", str(tmp_path / "r"), "--set", "ppo.lerning_rate=1")
     )
     assert "'ppo.lerning_rate'" in line and "'ppo.learning_rate'" in line
     assert not (tmp_path / "r").exists()
 
 
-def test_bad_config_value_and_bad_yaml_key(glam, tmp_path: Path) -> None:
-    line = _one_clear_line(glam("train", "--set", "run.num_envs=0"))
+def test_bad_config_value_and_bad_yaml_key(glam, tmp_path: Path, one_clear_line) -> None:
+    line = one_clear_line(glam("train", "--set", "run.num_envs=0"))
     assert "run.num_envs" in line
     config = tmp_path / "c.yaml"
     config.write_text("env:\n  levle: GoToLocal\n")
-    line = _one_clear_line(glam("train", "--config", str(config)))
+    line = one_clear_line(glam("train", "--config", str(config)))
     assert "'env.levle'" in line and "'env.level'" in line
 
 
-def test_missing_config_file(glam, tmp_path: Path) -> None:
-    line = _one_clear_line(glam("train", "--config", str(tmp_path / "nope.yaml")))
+def test_missing_config_file(glam, tmp_path: Path, one_clear_line) -> None:
+    line = one_clear_line(glam("train", "--config", str(tmp_path / "nope.yaml")))
     assert "not found" in line and "nope.yaml" in line
 
 
-def test_missing_run_directories(glam, tmp_path: Path) -> None:
-    assert "not found" in _one_clear_line(glam("train", "--resume", str(tmp_path / "none")))
-    assert "not found" in _one_clear_line(glam("evaluate", str(tmp_path / "none")))
-    assert "not found" in _one_clear_line(glam("plot", str(tmp_path / "none")))
+def test_missing_run_directories(glam, tmp_path: Path, one_clear_line) -> None:
+    assert "not found" in one_clear_line(glam("train", "--resume", str(tmp_path / "none")))
+    assert "not found" in one_clear_line(glam("evaluate", str(tmp_path / "none")))
+    assert "not found" in one_clear_line(glam("plot", str(tmp_path / "none")))
 
 
-def test_model_that_cannot_be_loaded(glam, tmp_path: Path) -> None:
+def test_model_that_cannot_be_loaded(glam, tmp_path: Path, one_clear_line) -> None:
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "no-such-architecture"}')
     run_dir = tmp_path / "run"
-    line = _one_clear_line(glam("train", "--run-dir", str(run_dir), "--model", str(broken)))
+    line = one_clear_line(glam("train", "--run-dir", str(run_dir), "--model", str(broken)))
     assert "cannot load model" in line and "broken-model" in line
     assert not run_dir.exists()  # nothing written for a run that could not start
-    line = _one_clear_line(glam("train", "--model", str(tmp_path / "missing-model")))
+    line = one_clear_line(glam("train", "--model", str(tmp_path / "missing-model")))
     assert "model directory not found" in line
-    line = _one_clear_line(glam("evaluate", str(broken), "--suite", "level"))
+    line = one_clear_line(glam("evaluate", str(broken), "--suite", "level"))
     assert "cannot load model" in line
 
 
-def test_existing_run_is_never_overwritten(glam, trained_runs, tiny_args) -> None:
+def test_existing_run_is_never_overwritten(
+    glam, trained_runs, tiny_args, tree_digest, one_clear_line
+) -> None:
     run = trained_runs["a"]
-    before = _tree_digest(run)
-    line = _one_clear_line(glam("train", "--run-dir", str(run), *tiny_args()))
+    before = tree_digest(run)
+    line = one_clear_line(glam("train", "--run-dir", str(run), *tiny_args()))
     assert "already holds a run" in line and "--resume" in line
-    assert _tree_digest(run) == before
+    assert tree_digest(run) == before
 
 
 def test_incompatible_checkpoint_is_refused_and_nothing_changes(
-    glam, trained_runs: dict[str, Path], tmp_path: Path
+    glam, trained_runs: dict[str, Path], tmp_path: Path, tree_digest, one_clear_line
 ) -> None:
     run = trained_runs["b"]
-    before = _tree_digest(run)
-    line = _one_clear_line(
+    before = tree_digest(run)
+    line = one_clear_line(
         glam("train", "--resume", str(run), "--set", "policy.value_hidden_sizes=[4]")
     )
     assert "policy.value_hidden_sizes" in line
-    assert _tree_digest(run) == before
+    assert tree_digest(run) == before
     # A run whose config.yaml was edited by hand after its checkpoints were written.
     copy = tmp_path / "edited"
     import shutil
@@ -260,7 +243,7 @@ def test_incompatible_checkpoint_is_refused_and_nothing_changes(
     config["policy"]["value_hidden_sizes"] = [4]
     (copy / "config.yaml").write_text(yaml.safe_dump(config))
     for checkpoint in ("latest", "final"):
-        line = _one_clear_line(glam("evaluate", str(copy), "--checkpoint", checkpoint))
+        line = one_clear_line(glam("evaluate", str(copy), "--checkpoint", checkpoint))
         assert "incompatible" in line or "does not fit" in line, line
 
 

@@ -9,7 +9,6 @@ unpickled, and that no file of the run changed.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import pickle
 import re
@@ -21,14 +20,6 @@ import pytest
 import torch
 
 pytestmark = pytest.mark.slow  # trains (briefly); still run by CI
-
-
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _one_line(result: Any, code: int = 2) -> str:
@@ -90,22 +81,24 @@ LEVEL_ARGS = ("--suite", "level", "--level", "GoToRedBallNoDists", "--episodes",
         ("model.safetensors", "pickle"),
     ],
 )
-def test_resume_with_a_damaged_checkpoint_file(glam, run_copy: Path, name: str, how: str) -> None:
+def test_resume_with_a_damaged_checkpoint_file(
+    glam, run_copy: Path, name: str, how: str, tree_digest
+) -> None:
     damaged = run_copy / PERIODIC / name
     _damage(damaged, how)
-    before = _tree_digest(run_copy)
+    before = tree_digest(run_copy)
     line = _one_line(glam("train", "--resume", str(run_copy), "--set", "run.total_steps=16"))
     assert str(damaged) in line
-    assert _tree_digest(run_copy) == before
+    assert tree_digest(run_copy) == before
 
 
-def test_resume_with_a_truncated_state_json(glam, run_copy: Path) -> None:
+def test_resume_with_a_truncated_state_json(glam, run_copy: Path, tree_digest) -> None:
     damaged = run_copy / PERIODIC / "state.json"
     _damage(damaged, "truncated")
-    before = _tree_digest(run_copy)
+    before = tree_digest(run_copy)
     line = _one_line(glam("train", "--resume", str(run_copy), "--set", "run.total_steps=16"))
     assert "checkpoint" in line
-    assert _tree_digest(run_copy) == before
+    assert tree_digest(run_copy) == before
 
 
 def test_a_truncated_state_json_is_named_when_read(run_copy: Path) -> None:
@@ -133,31 +126,31 @@ def test_a_truncated_state_json_is_named_when_read(run_copy: Path) -> None:
     ],
 )
 def test_evaluate_a_damaged_saved_policy(
-    glam, run_copy: Path, tmp_path: Path, name: str, how: str
+    glam, run_copy: Path, tmp_path: Path, name: str, how: str, tree_digest
 ) -> None:
     final = run_copy / "checkpoints" / "final"
     damaged = final / name
     _damage(damaged, how)
-    before = _tree_digest(run_copy)
+    before = tree_digest(run_copy)
     out = tmp_path / "reports"
     line = _one_line(glam("evaluate", str(final), *LEVEL_ARGS, "--out", str(out)))
     assert str(damaged) in line
     line = _one_line(glam("evaluate", str(run_copy), *LEVEL_ARGS, "--checkpoint", "final"))
     assert str(damaged) in line
-    assert _tree_digest(run_copy) == before and not out.exists()
+    assert tree_digest(run_copy) == before and not out.exists()
 
 
-def test_evaluate_a_damaged_periodic_checkpoint(glam, run_copy: Path) -> None:
+def test_evaluate_a_damaged_periodic_checkpoint(glam, run_copy: Path, tree_digest) -> None:
     damaged = run_copy / PERIODIC / "model.safetensors"
     _damage(damaged, "garbage")
-    before = _tree_digest(run_copy)
+    before = tree_digest(run_copy)
     line = _one_line(glam("evaluate", str(run_copy), *LEVEL_ARGS, "--checkpoint", "latest"))
     assert str(damaged) in line
-    assert _tree_digest(run_copy) == before
+    assert tree_digest(run_copy) == before
 
 
 def test_a_nan_loss_is_one_line_exit_3_and_a_failed_run(
-    glam, run_copy: Path, monkeypatch: pytest.MonkeyPatch
+    glam, run_copy: Path, monkeypatch: pytest.MonkeyPatch, tree_digest
 ) -> None:
     import glam_ppo.update as update
 
@@ -168,7 +161,7 @@ def test_a_nan_loss_is_one_line_exit_3_and_a_failed_run(
         return dataclasses.replace(terms, policy=terms.policy * float("nan"))
 
     monkeypatch.setattr(update, "ppo_loss_terms", poisoned)
-    kept = {name: _tree_digest(run_copy / name) for name in ("checkpoints", "eval")}
+    kept = {name: tree_digest(run_copy / name) for name in ("checkpoints", "eval")}
     metrics = (run_copy / "metrics.jsonl").read_bytes()
     line = _one_line(
         glam("train", "--resume", str(run_copy), "--set", "run.total_steps=16"), code=3
@@ -177,7 +170,7 @@ def test_a_nan_loss_is_one_line_exit_3_and_a_failed_run(
     assert str(run_copy) in line
     status = json.loads((run_copy / "status.json").read_text())
     assert status["status"] == "failed" and status["iteration"] == 1
-    assert {name: _tree_digest(run_copy / name) for name in kept} == kept
+    assert {name: tree_digest(run_copy / name) for name in kept} == kept
     assert (run_copy / "metrics.jsonl").read_bytes() == metrics
 
 

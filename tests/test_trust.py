@@ -8,7 +8,6 @@ line naming what asked and the flag, exit code 2, and the shipped code never run
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -37,23 +36,6 @@ class MarkerModel(GPT2LMHeadModel):
     config_class = MarkerConfig
 """
 LEVEL_ARGS = ("--suite", "level", "--level", "GoToRedBallNoDists", "--episodes", "1")
-
-
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _one_clear_line(result: Any) -> str:
-    assert result.code == 2, (result.code, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
-    return errors[0]
 
 
 def _ship_code(model_dir: Path, marker: Path) -> None:
@@ -112,21 +94,21 @@ def modules_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("asks", ["policy_config", "auto_map", "both"])
 def test_evaluate_refuses_a_saved_policy_that_asks(
-    glam, policy_dir: Path, tmp_path: Path, asks: str
+    glam, policy_dir: Path, tmp_path: Path, asks: str, tree_digest, one_clear_line
 ) -> None:
     marker = tmp_path / "MARKER"
     if asks in ("policy_config", "both"):
         _ask_in_policy_config(policy_dir)
     if asks in ("auto_map", "both"):
         _ship_code(policy_dir / "lm", marker)
-    before = _tree_digest(policy_dir)
+    before = tree_digest(policy_dir)
     out = tmp_path / "reports"
-    line = _one_clear_line(glam("evaluate", str(policy_dir), *LEVEL_ARGS, "--out", str(out)))
+    line = one_clear_line(glam("evaluate", str(policy_dir), *LEVEL_ARGS, "--out", str(out)))
     asked_by = "policy_config.json" if asks != "auto_map" else "lm/config.json"
     assert str(policy_dir / asked_by) in line
     assert "--trust-remote-code" in line
     assert not marker.exists()
-    assert _tree_digest(policy_dir) == before and not out.exists()
+    assert tree_digest(policy_dir) == before and not out.exists()
 
 
 def test_the_flag_lets_the_shipped_code_run(
@@ -162,54 +144,60 @@ def _edited_copy(run: Path, target: Path) -> Path:
     return target
 
 
-def test_resume_refuses_a_run_config_that_asks(glam, trained_run: Path, tmp_path: Path) -> None:
+def test_resume_refuses_a_run_config_that_asks(
+    glam, trained_run: Path, tmp_path: Path, tree_digest, one_clear_line
+) -> None:
     run = _edited_copy(trained_run, tmp_path / "run")
-    before = _tree_digest(run)
-    line = _one_clear_line(glam("train", "--resume", str(run), "--set", "run.total_steps=16"))
+    before = tree_digest(run)
+    line = one_clear_line(glam("train", "--resume", str(run), "--set", "run.total_steps=16"))
     assert str(run / "config.yaml") in line and "--trust-remote-code" in line
-    assert _tree_digest(run) == before
+    assert tree_digest(run) == before
 
 
-def test_evaluate_refuses_a_run_config_that_asks(glam, trained_run: Path, tmp_path: Path) -> None:
+def test_evaluate_refuses_a_run_config_that_asks(
+    glam, trained_run: Path, tmp_path: Path, tree_digest, one_clear_line
+) -> None:
     run = _edited_copy(trained_run, tmp_path / "run")
-    before = _tree_digest(run)
-    line = _one_clear_line(glam("evaluate", str(run), *LEVEL_ARGS))
+    before = tree_digest(run)
+    line = one_clear_line(glam("evaluate", str(run), *LEVEL_ARGS))
     assert str(run / "config.yaml") in line and "--trust-remote-code" in line
-    assert _tree_digest(run) == before
+    assert tree_digest(run) == before
 
 
-def test_a_config_given_to_train_cannot_turn_it_on(glam, tmp_path: Path, tiny_args) -> None:
+def test_a_config_given_to_train_cannot_turn_it_on(
+    glam, tmp_path: Path, tiny_args, one_clear_line
+) -> None:
     config = tmp_path / "mine.yaml"
     config.write_text("policy:\n  trust_remote_code: true\n")
     run = tmp_path / "run"
-    line = _one_clear_line(
+    line = one_clear_line(
         glam("train", "--config", str(config), "--run-dir", str(run), *tiny_args())
     )
     assert "policy.trust_remote_code" in line and "--trust-remote-code" in line
-    line = _one_clear_line(
+    line = one_clear_line(
         glam("train", "--run-dir", str(run), *tiny_args("policy.trust_remote_code=true"))
     )
     assert "--trust-remote-code" in line
     assert not run.exists()
 
 
-def test_policy_set_cannot_turn_it_on(glam, tiny_model: Path) -> None:
-    line = _one_clear_line(
+def test_policy_set_cannot_turn_it_on(glam, tiny_model: Path, one_clear_line) -> None:
+    line = one_clear_line(
         glam("evaluate", str(tiny_model), *LEVEL_ARGS, "--policy-set", "trust_remote_code=true")
     )
     assert "--trust-remote-code" in line
 
 
 def test_a_model_directory_with_shipped_code_is_refused(
-    glam, tiny_model: Path, tmp_path: Path
+    glam, tiny_model: Path, tmp_path: Path, one_clear_line
 ) -> None:
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)
     marker = tmp_path / "MARKER"
     _ship_code(model, marker)
-    line = _one_clear_line(glam("evaluate", str(model), *LEVEL_ARGS))
+    line = one_clear_line(glam("evaluate", str(model), *LEVEL_ARGS))
     assert str(model / "config.json") in line and "--trust-remote-code" in line
     run = tmp_path / "run"
-    line = _one_clear_line(glam("train", "--model", str(model), "--run-dir", str(run)))
+    line = one_clear_line(glam("train", "--model", str(model), "--run-dir", str(run)))
     assert str(model / "config.json") in line
     assert not marker.exists() and not run.exists()
