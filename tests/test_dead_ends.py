@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -115,7 +116,9 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(
     assert _leftovers(copy) == []
 
 
-def test_a_complete_checkpoint_is_found_without_its_latest_pointer(tmp_path: Path) -> None:
+def test_a_complete_checkpoint_is_found_without_its_latest_pointer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     periodic = tmp_path / "periodic"
 
     def checkpoint(name: str, complete: bool = True) -> Path:
@@ -133,7 +136,10 @@ def test_a_complete_checkpoint_is_found_without_its_latest_pointer(tmp_path: Pat
     second = checkpoint("iteration_000002")  # killed before `latest` moved on
     checkpoint(".tmp-iteration_000003")  # killed while writing: never a candidate
     checkpoint("iteration_000004", complete=False)  # damaged by hand
-    assert ppo_checkpoint.latest_checkpoint(periodic) == second
+    with caplog.at_level(logging.WARNING, logger="glam_ppo.checkpoint"):
+        assert ppo_checkpoint.latest_checkpoint(periodic) == second
+    assert "iteration_000004 is incomplete or damaged: not used" in caplog.text
+    assert ".tmp-iteration_000003" not in caplog.text
     assert ppo_checkpoint.resolve(periodic) == second
     (periodic / "latest").unlink()
     assert ppo_checkpoint.latest_checkpoint(periodic) == second

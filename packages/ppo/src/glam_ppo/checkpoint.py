@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -28,6 +29,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from glam_ppo.errors import CheckpointError
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "glam_ppo.checkpoint/1"
 LATEST = "latest"
@@ -519,6 +522,8 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
             return named  # even if damaged: loading it names what is wrong
         if path.is_dir() and is_complete(path):
             return path
+        if path.is_dir():  # newer than what is used: say so rather than skip it silently
+            logger.warning("checkpoint %s is incomplete or damaged: not used", path)
     return named if named_ok else None
 
 
