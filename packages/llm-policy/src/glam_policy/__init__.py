@@ -9,7 +9,12 @@ policy, and an MLP on the model's hidden state is the critic. Start with
 
 from glam_policy.config import LLMPolicyConfig, LoraSettings, validate_device
 from glam_policy.encoding import EncodedBatch, PolicyEncoder, parse_observations
-from glam_policy.errors import ModelLoadError, PolicyInputError
+from glam_policy.errors import (
+    ModelLoadError,
+    PolicyInputError,
+    RemoteCodeError,
+    SavedPolicyError,
+)
 from glam_policy.finetuning import apply_finetuning, disable_dropout
 from glam_policy.heads import ActionHead, ValueHead, build_mlp
 from glam_policy.inputs import PolicyInput
@@ -61,6 +66,8 @@ __all__ = [
     "PolicyInputError",
     "Precision",
     "PromptTemplate",
+    "RemoteCodeError",
+    "SavedPolicyError",
     "ScoringResult",
     "ValueHead",
     "__version__",

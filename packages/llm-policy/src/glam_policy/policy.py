@@ -208,6 +208,9 @@ class LLMPolicy(nn.Module):
         ``overrides`` replace config fields (e.g. ``device="cpu"`` for a policy saved
         with ``device="cuda"``, ``dtype="bf16"``, ``autocast="off"``,
         ``token_budget=4096``); precision is resolved again for the new device.
+        ``trust_remote_code=True`` is the only way to let the saved model run code of
+        its own: a saved config that asks for it is refused
+        (:class:`~glam_policy.errors.RemoteCodeError`, naming the file).
         """
         from glam_policy.serialization import load_policy
 
