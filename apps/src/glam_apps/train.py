@@ -416,11 +416,14 @@ class RunCallback(Callback):
         if any_rank(session.launch, session.stop.is_set()):
             trainer.request_stop()
 
+    def on_checkpoint_staged(self, trainer: PPO, staging: Path) -> None:
+        # Inside the checkpoint before it is committed: a kill never leaves one without it.
+        atomic_write_yaml(staging / CHECKPOINT_CONFIG, self.session.config.to_yaml_dict())
+
     def on_checkpoint(self, trainer: PPO, path: Path) -> None:
         self.last_checkpoint_iteration = trainer.iteration
         if not self.session.launch.is_main:
             return
-        atomic_write_yaml(path / CHECKPOINT_CONFIG, self.session.config.to_yaml_dict())
         _write_status(
             self.session.run,
             "running",

@@ -277,3 +277,26 @@ def test_a_damaged_checkpoint_file_stops_loading_with_its_name(
         trainer.load_checkpoint(checkpoint)
     assert trainer.iteration == 0
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True))
+
+
+class AddsAFile(Callback):
+    """Writes its own file into each checkpoint while it is still being staged."""
+
+    def __init__(self) -> None:
+        self.staged: list[Path] = []
+
+    def on_checkpoint_staged(self, trainer: PPO, staging: Path) -> None:
+        assert staging.name.startswith(".tmp-") and (staging / "state.json").is_file()
+        (staging / "extra.json").write_text(json.dumps({"iteration": trainer.iteration}))
+        self.staged.append(staging)
+
+
+def test_files_added_while_staged_are_committed_with_the_checkpoint(tmp_path: Path) -> None:
+    adds = AddsAFile()
+    make(tmp_path, 0, callbacks=(adds,)).learn()
+    assert [p.name for p in adds.staged] == [
+        ".tmp-iteration_000002", ".tmp-iteration_000004", ".tmp-iteration_000006",
+    ]  # fmt: skip
+    extra = json.loads((tmp_path / "iteration_000006" / "extra.json").read_text())
+    assert extra == {"iteration": 6}
+    assert not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())

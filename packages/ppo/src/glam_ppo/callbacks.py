@@ -44,6 +44,10 @@ class Callback:
     def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
         """After the update, with this iteration's metrics."""
 
+    def on_checkpoint_staged(self, trainer: PPO, staging: Path) -> None:
+        """On the main process, before the checkpoint being written in ``staging`` is
+        committed: files added there become part of the checkpoint atomically."""
+
     def on_checkpoint(self, trainer: PPO, path: Path) -> None:
         """After a checkpoint was written to ``path``."""
 
@@ -76,6 +80,10 @@ class CallbackList(Callback):
     def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
         for callback in self.callbacks:
             callback.on_update_end(trainer, metrics)
+
+    def on_checkpoint_staged(self, trainer: PPO, staging: Path) -> None:
+        for callback in self.callbacks:
+            callback.on_checkpoint_staged(trainer, staging)
 
     def on_checkpoint(self, trainer: PPO, path: Path) -> None:
         for callback in self.callbacks:

@@ -338,6 +338,7 @@ class PPO:
                     "optimizer": optimizer_json,
                 },
             )
+            self.callbacks.on_checkpoint_staged(self, tmp)
             path = ckpt.commit(root, tmp, name, self.config.keep_checkpoints)
             logger.info("checkpoint written: %s", path)
         self.dist.barrier()
