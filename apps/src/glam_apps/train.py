@@ -158,12 +158,25 @@ class StopFlag:
 
 
 @contextmanager
-def stop_on_signals(flag: StopFlag) -> Iterator[None]:
-    """First SIGINT/SIGTERM sets ``flag``; a second one interrupts at once."""
+def _on_stop_signals(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for SIGINT and SIGTERM inside the block (main thread only), then the
+    previous handlers again."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def stop_on_signals(flag: StopFlag) -> Iterator[None]:
+    """First SIGINT/SIGTERM sets ``flag``; a second one interrupts at once."""
 
     def handler(signum: int, frame: Any) -> None:
         if flag.is_set():
@@ -175,13 +188,8 @@ def stop_on_signals(flag: StopFlag) -> Iterator[None]:
             signal.Signals(signum).name,
         )
 
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
+    with _on_stop_signals(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @contextmanager
@@ -191,22 +199,13 @@ def interrupt_on_signals() -> Iterator[None]:
     There is no update to finish then; without this, SIGTERM would end the process
     with no message and leave the status ``running``.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: Any) -> None:
         logger.warning("%s: stopping the final evaluation at once", signal.Signals(signum).name)
         raise KeyboardInterrupt
 
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
+    with _on_stop_signals(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 # ---------------------------------------------------------------------- run directory
