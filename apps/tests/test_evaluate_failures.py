@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +17,6 @@ from glam_env import BabyAITextConfig
 
 QUICK = ("--suite", "quick", "--level", "GoToRedBallNoDists", "--episodes", "2")
 PAPER_ACTIONS = ["turn left", "turn right", "go forward", "pick up", "drop", "toggle"]
-
-
-def run_glam(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``glam ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
-    from glam_apps.cli import main
-
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def fail_on_renamed_actions(
@@ -50,10 +36,10 @@ def fail_on_renamed_actions(
 
 
 def test_a_failed_test_is_reported_and_the_others_are_kept(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    run_glam: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fail_on_renamed_actions(monkeypatch)
-    code, out, err = run_glam(capsys, "evaluate", "random", *QUICK, "--out", str(tmp_path))
+    code, out, err = run_glam("evaluate", "random", *QUICK, "--out", str(tmp_path))
     assert code == 2 and "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert "test 'synonym actions' failed: RuntimeError: boom [at step 0]" in lines
@@ -94,10 +80,10 @@ def test_with_debug_the_failed_test_has_its_traceback(
 
 
 def test_a_stop_mid_suite_keeps_the_finished_tests(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    run_glam: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     fail_on_renamed_actions(monkeypatch, KeyboardInterrupt)  # Ctrl-C in the third test
-    code, _, err = run_glam(capsys, "evaluate", "random", *QUICK, "--out", str(tmp_path))
+    code, _, err = run_glam("evaluate", "random", *QUICK, "--out", str(tmp_path))
     assert code == 130, err
     data = json.loads((tmp_path / "quick-sampled-seed0.json").read_text())
     assert [r["name"] for r in data["results"]] == ["no change", "invented words"]
@@ -153,11 +139,11 @@ def npae_policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_npae_plays_every_test_of_the_paper_suite(
-    capsys: pytest.CaptureFixture[str], npae_policy_dir: Path, tmp_path: Path
+    run_glam: Callable[..., tuple[int, str, str]], npae_policy_dir: Path, tmp_path: Path
 ) -> None:
     """Synonym actions and French rename the actions: the heads read them by position."""
     code, _, err = run_glam(
-        capsys, "evaluate", str(npae_policy_dir), "--suite", "paper",
+        "evaluate", str(npae_policy_dir), "--suite", "paper",
         "--level", "GoToRedBallNoDists", "--episodes", "1", "--num-envs", "1",
         "--env-set", "max_steps=3", "--out", str(tmp_path),
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,21 +13,6 @@ from glam_apps.errors import UserError
 from glam_apps.evaluate import PROTOCOLS, resolve_settings
 from glam_apps.report import EvalResult, EvaluationReport, to_markdown
 from glam_apps.stats import across_seeds, summarize, t_quantile
-
-
-def run_glam(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """``glam ARGS`` in-process through the real entry point: (exit code, stdout, stderr)."""
-    from glam_apps.cli import main
-
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
 
 # ------------------------------------------------------------------ statistic
 
@@ -144,11 +130,11 @@ def _results(path: Path) -> dict[str, dict]:
 
 
 def test_cli_two_seeds_report_both_intervals(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    run_glam: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:
     common = ("--suite", "quick", "--level", "GoToRedBallNoDists", "--num-envs", "2")
     code, out, err = run_glam(
-        capsys, "evaluate", "random", *common, "--seeds", "2", "--episodes", "6",
+        "evaluate", "random", *common, "--seeds", "2", "--episodes", "6",
         "--out", str(tmp_path / "two"),
     )  # fmt: skip
     assert code == 0, err
@@ -173,7 +159,7 @@ def test_cli_two_seeds_report_both_intervals(
     # Seed 0 of two is exactly the one-seed evaluation; seed 1 is the next block of seeds.
     for name, episodes_from in (("one", "0"), ("next", "6")):
         code, _, err = run_glam(
-            capsys, "evaluate", "random", *common, "--episodes", "6", "--seed", episodes_from,
+            "evaluate", "random", *common, "--episodes", "6", "--seed", episodes_from,
             "--out", str(tmp_path / name),
         )  # fmt: skip
         assert code == 0, err
@@ -189,10 +175,10 @@ def test_cli_two_seeds_report_both_intervals(
 
 
 def test_cli_paper_protocol_with_overrides(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    run_glam: Callable[..., tuple[int, str, str]], tmp_path: Path
 ) -> None:
     code, out, err = run_glam(
-        capsys, "evaluate", "random", "--protocol", "paper", "--suite", "level",
+        "evaluate", "random", "--protocol", "paper", "--suite", "level",
         "--level", "GoToRedBallNoDists", "--episodes", "3", "--num-envs", "2",
         "--out", str(tmp_path),
     )  # fmt: skip
@@ -210,8 +196,10 @@ def test_cli_paper_protocol_with_overrides(
     assert "paper protocol (overridden: episodes, num_envs)" in " ".join(out.split())
 
 
-def test_cli_unknown_protocol_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_glam(capsys, "evaluate", "random", "--protocol", "nope")
+def test_cli_unknown_protocol_is_one_clear_line(
+    run_glam: Callable[..., tuple[int, str, str]],
+) -> None:
+    code, _, err = run_glam("evaluate", "random", "--protocol", "nope")
     assert code == 2 and "Traceback" not in err
     assert err.strip().splitlines() == [
         "error: unknown protocol 'nope'; choose one of paper",
