@@ -117,3 +117,18 @@ def tree_digest() -> Callable[[Path], dict[str, str]]:
 def one_clear_line() -> Callable[[CliResult], str]:
     """``one_clear_line(result)``: assert a one-line refusal and return that line."""
     return _one_clear_line
+
+
+@pytest.fixture(scope="session")
+def trained_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_args: Callable[..., list[str]]
+) -> Path:
+    """One tiny update: a periodic checkpoint, the final and best policies. Shared:
+    tests that change it work on a copy."""
+    from glam_apps.cli import main
+
+    run = tmp_path_factory.mktemp("runs") / "run"
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--no-progress", "--run-dir", str(run), *tiny_args("run.total_steps=8")])
+    assert exit_.value.code in (0, None)
+    return run

@@ -43,18 +43,6 @@ def _damage(path: Path, how: str) -> None:
         raise AssertionError(how)
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_args: Any) -> Path:
-    """One update, one periodic checkpoint, the final and best policies."""
-    from glam_apps.cli import main
-
-    run = tmp_path_factory.mktemp("runs") / "run"
-    with pytest.raises(SystemExit) as exit_:
-        main(["train", "--no-progress", "--run-dir", str(run), *tiny_args("run.total_steps=8")])
-    assert exit_.value.code in (0, None)
-    return run
-
-
 @pytest.fixture
 def run_copy(trained_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the run to damage; unpickling anything fails the test."""

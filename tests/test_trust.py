@@ -12,7 +12,6 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -70,17 +69,6 @@ def policy_dir(tiny_model: Path, tmp_path: Path) -> Path:
 
     policy = LLMPolicy.from_config({"model": str(tiny_model), "value_hidden_sizes": [8]})
     return policy.save_pretrained(tmp_path / "shared-policy")
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory, tiny_args: Any) -> Path:
-    from glam_apps.cli import main
-
-    run = tmp_path_factory.mktemp("runs") / "run"
-    with pytest.raises(SystemExit) as exit_:
-        main(["train", "--no-progress", "--run-dir", str(run), *tiny_args("run.total_steps=8")])
-    assert exit_.value.code in (0, None)
-    return run
 
 
 @pytest.fixture
