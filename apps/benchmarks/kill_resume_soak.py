@@ -71,6 +71,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from glam_apps.rundir import read_jsonl
+
 #: The tests' tiny run (tests/conftest.py TINY_RUN) without its schedule keys, which
 #: the script sets from its flags (checkpoint every update, evaluations, length).
 TINY_SETTINGS: tuple[str, ...] = (
@@ -116,20 +118,6 @@ def glam_command(*args: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------- run directory
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
 
 
 def read_json(path: Path) -> dict[str, Any]:
