@@ -37,13 +37,14 @@ What it does:
 4. Prints a table (one row per kill) and a summary, and writes both as JSON and
    Markdown to ``--out``.
 
-Why bit-identical is the right expectation: environment states are not saved, so
-every checkpoint resets the environments and a run's episodes depend on its
-checkpoint schedule (apps/README.md, "Resuming"). Exact resume holds when both runs
-checkpoint at the same updates. Here the reference and every killed run checkpoint
-after every update, and a SIGKILL writes no checkpoint of its own (unlike Ctrl-C),
-so every resumed run continues from a checkpoint the reference also wrote, and must
-end with the reference's weights, metrics and evaluations bit for bit.
+Why bit-identical is the right expectation: a checkpoint holds everything the run
+depends on, the episodes in progress included (apps/README.md, "Resuming"), so a
+resumed run continues exactly where its checkpoint left off. The reference and every
+killed run checkpoint after every update (so that kills land in checkpoint writes
+often); a SIGKILL writes no checkpoint of its own, so each resumed run continues from
+a checkpoint the reference also wrote and must end with the reference's weights,
+metrics and evaluations bit for bit. (That the checkpoint schedule itself does not
+change training is tested in tests/test_checkpoint_schedule.py.)
 
     .venv/bin/python apps/benchmarks/kill_resume_soak.py --kills 30 --seed 0
     .venv/bin/python apps/benchmarks/kill_resume_soak.py --kills 3 --updates 4 --out /tmp/s

@@ -17,7 +17,8 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, Vecto
 
 from glam_apps.config import GameSection
 from glam_apps.errors import UserError
-from glam_env import BabyAITextConfig, make_env, make_vector_env, register_other_games
+from glam_env import BabyAITextConfig, make_env, register_other_games
+from glam_ppo import EpisodeReplay
 
 #: What an environment section of a run is.
 EnvSpec = BabyAITextConfig | GameSection
@@ -47,14 +48,20 @@ def make_game(spec: EnvSpec) -> Any:
 TRAINING_AUTORESET = AutoresetMode.SAME_STEP
 
 
+def make_replayable_game(spec: EnvSpec) -> EpisodeReplay:
+    """One environment of ``spec`` whose running episode a checkpoint can save.
+
+    Every game glam ships draws its randomness from its ``np_random`` only, so its
+    episodes are saved by replay (``glam_ppo.episode_replay``); the replay is
+    checked on resume, and a game that fails the check falls back to resets.
+    """
+    return EpisodeReplay(make_game(spec))
+
+
 def make_game_vector_env(spec: EnvSpec, num_envs: int, asynchronous: bool = False) -> VectorEnv:
     """``num_envs`` copies of ``spec`` for training (sub-env ``i`` is reset with seed ``s + i``)."""
-    if not isinstance(spec, GameSection):
-        return make_vector_env(
-            spec, num_envs=num_envs, asynchronous=asynchronous, autoreset_mode=TRAINING_AUTORESET
-        )
     make_game(spec).close()  # a bad game fails here, once, with a clear error
-    env_fns = [functools.partial(make_game, spec) for _ in range(num_envs)]
+    env_fns = [functools.partial(make_replayable_game, spec) for _ in range(num_envs)]
     if asynchronous:  # text observations cannot live in shared memory
         return AsyncVectorEnv(env_fns, shared_memory=False, autoreset_mode=TRAINING_AUTORESET)
     return SyncVectorEnv(env_fns, autoreset_mode=TRAINING_AUTORESET)

@@ -18,6 +18,7 @@ from glam_ppo.callbacks import (
 )
 from glam_ppo.checkpoint import latest_checkpoint
 from glam_ppo.config import PRESET_NAMES, PPOConfig
+from glam_ppo.episode_replay import EpisodeReplay, EpisodeReplayError
 from glam_ppo.episodes import EpisodeRecord
 from glam_ppo.errors import (
     CheckpointError,
@@ -46,6 +47,8 @@ __all__ = [
     "CheckpointError",
     "EnvironmentSpecError",
     "EpisodeRecord",
+    "EpisodeReplay",
+    "EpisodeReplayError",
     "EvaluationResult",
     "JSONLWriter",
     "LoggingCallback",

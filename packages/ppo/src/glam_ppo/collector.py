@@ -28,6 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from glam_ppo import distributions as dist
 from glam_ppo.buffer import RolloutBuffer
+from glam_ppo.episode_replay import restore_vector_replay, supports_replay, vector_replay_states
 from glam_ppo.episodes import EpisodeRecord, EpisodeTracker
 from glam_ppo.errors import EnvironmentSpecError, PolicyOutputError
 from glam_ppo.observations import policy_input, stack_observations
@@ -88,6 +89,8 @@ class RolloutCollector:
         self._obs: np.ndarray | list[Any] | None = None
         # NEXT_STEP: True where the env's next step is a reset step (not a transition).
         self._pending_reset = np.zeros(self.num_envs, dtype=bool)
+        #: Whether the running episodes can be saved (sub-envs wrapped in EpisodeReplay).
+        self.can_save_episodes = supports_replay(env)
 
     def reset(self, seeds: list[int]) -> None:
         """Reset every environment with its own seed; running episodes are forgotten."""
@@ -104,6 +107,26 @@ class RolloutCollector:
     def invalidate(self) -> None:
         """Forget the current observations: the next rollout must start with a reset."""
         self._obs = None
+
+    def episode_state(self) -> dict[str, Any] | None:
+        """The running episodes as JSON data, or ``None`` if they cannot be saved."""
+        if self._obs is None or not self.can_save_episodes:
+            return None
+        envs = vector_replay_states(self.env)
+        if envs is None:
+            return None
+        return {
+            "envs": envs,
+            "pending_reset": self._pending_reset.tolist(),
+            "tracker": self.tracker.state_dict(),
+        }
+
+    def restore_episodes(self, state: dict[str, Any]) -> None:
+        """Continue the episodes of :meth:`episode_state` (raises ``EpisodeReplayError``)."""
+        observations = restore_vector_replay(self.env, state["envs"])
+        self._obs = stack_observations(self._single_space, observations)
+        self._pending_reset = np.asarray(state["pending_reset"], dtype=bool)
+        self.tracker.load_state_dict(state["tracker"])
 
     def _act(self, obs: np.ndarray | list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         logits, values = self.policy(obs)

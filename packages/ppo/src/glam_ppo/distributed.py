@@ -97,6 +97,13 @@ class DistributedContext:
         self._broadcast(buffer, src)
         return json.loads(buffer.numpy().tobytes().decode()) if self.rank != src else payload
 
+    def all_gather_json(self, payload: Any) -> list[Any]:
+        """Every rank's ``payload`` (JSON-ready), in rank order, on every rank."""
+        return [
+            self.broadcast_json(payload if src == self.rank else None, src)
+            for src in range(self.world_size)
+        ]
+
     def broadcast_tensors(
         self, tensors: dict[str, torch.Tensor] | None, src: int = 0
     ) -> dict[str, torch.Tensor]:

@@ -11,16 +11,25 @@ torch's global generator while collecting and while updating (reseeded per phase
 and iteration and restored afterwards, so that a policy's dropout does not depend
 on what the program did with the global generator in between, e.g. evaluations).
 
-Exact resume. A Gymnasium environment's state cannot be saved in general, so the
-trainer makes it unnecessary: right after every checkpoint it resets all
-environments with seeds derived from the iteration, and a resumed run performs
-exactly the same reset. Running episodes are cut at a checkpoint as if by a time
-limit: their last transition is bootstrapped from the value of the last
-observation (GAE treats the rollout's end that way already), and they are not
-counted in the episode statistics. Everything else (parameters, optimizer state,
-RNG states, reward-normalisation statistics, counters) is in the checkpoint, so a
-run interrupted and resumed from a checkpoint ends with the same parameters as
-the run that was not interrupted.
+Exact resume. Everything the run depends on is in the checkpoint: parameters,
+optimizer state, RNG states, reward-normalisation statistics, counters, and the
+episodes in progress. A Gymnasium environment's state cannot be saved in general,
+so the episodes are saved by how they came about (``glam_ppo.episode_replay``:
+each sub-env's random state at its reset and the actions since) and rebuilt on
+resume by a replay that is checked against the saved observation and random
+state. Checkpointing then does not change training: a run that checkpoints every
+iteration ends with the same parameters as one that never does, and a run
+interrupted and resumed from any checkpoint ends as the uninterrupted one.
+
+Environments whose sub-envs are not wrapped in
+:class:`~glam_ppo.episode_replay.EpisodeReplay` (or whose replay fails the
+check) cannot be saved; for them the trainer falls back to cutting the running
+episodes at every checkpoint: right after it, all environments are reset with
+seeds derived from the iteration, and a resumed run performs the same reset. The
+cut episodes are treated as if truncated by a time limit (their last transition
+is bootstrapped from the value of the last observation) and are not counted in the
+episode statistics. Resume is exact then too, but the checkpoint schedule is part
+of the training.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from glam_ppo.callbacks import Callback, CallbackList
 from glam_ppo.collector import RolloutCollector
 from glam_ppo.config import PPOConfig
 from glam_ppo.distributed import DistributedContext
+from glam_ppo.episode_replay import EpisodeReplayError
 from glam_ppo.episodes import EpisodeRecord
 from glam_ppo.errors import CheckpointError, EnvironmentSpecError
 from glam_ppo.optim import apply_lr_factor, build_optimizer, remember_base_lrs
@@ -286,7 +296,10 @@ class PPO:
     # --- checkpoints -----------------------------------------------------------------
 
     def save_checkpoint(self, directory: str | Path | None = None) -> Path:
-        """Save the full training state atomically; the envs are reset before the next rollout.
+        """Save the full training state atomically, the episodes in progress included.
+
+        Where the episodes cannot be saved (see the module docstring) the envs are
+        reset before the next rollout instead.
 
         Every rank must call this (it synchronises). Rank 0 alone writes: the other
         ranks' RNG states are gathered to it, so no other rank touches the directory.
@@ -298,7 +311,10 @@ class PPO:
         root = Path(target)
         name = ckpt.checkpoint_name(self.iteration)
         tmp = root / f".tmp-{name}"
-        rank_states = self._gather_rank_states()
+        episodes = self.collector.episode_state()
+        rank_states = self._gather_rank_states(episodes)
+        # Every rank takes the same branch: the episodes are saved only if all can be.
+        saved_episodes = all(self.dist.all_gather_json(episodes is not None))
         # Shards differ by design: only unsharded replicas can be compared.
         in_sync = self.dist.replicas_identical([] if self.sharded else module.parameters())
         if not in_sync:
@@ -342,24 +358,29 @@ class PPO:
             path = ckpt.commit(root, tmp, name, self.config.keep_checkpoints)
             logger.info("checkpoint written: %s", path)
         self.dist.barrier()
-        # Environment state is not saved: start the next rollout from seeded resets.
-        self.collector.invalidate()
+        if not saved_episodes:  # start the next rollout from seeded resets, as a resume will
+            self.collector.invalidate()
         self.callbacks.on_checkpoint(self, path)
         return path
 
-    def _rank_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """This rank's random state and reward statistics (what differs between ranks)."""
+    def _rank_state(
+        self, episodes: dict[str, Any] | None
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """This rank's random state, reward statistics and episodes (what differs by rank)."""
         tensors = {**global_rng_tensors(), "sampler": self.sampler.get_state()}
         payload = {
             "rng": global_rng_json(),
             "shuffle": self.shuffle_rng.bit_generator.state,
             "reward_scaler": self.reward_scaler.state_dict(),
+            "episodes": episodes,
         }
         return tensors, payload
 
-    def _gather_rank_states(self) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
+    def _gather_rank_states(
+        self, episodes: dict[str, Any] | None
+    ) -> list[tuple[dict[str, torch.Tensor], dict[str, Any]]]:
         """Every rank's :meth:`_rank_state`, in rank order (complete on rank 0 only)."""
-        mine = self._rank_state()
+        mine = self._rank_state(episodes)
         states = []
         for src in range(self.dist.world_size):
             tensors = self.dist.broadcast_tensors(mine[0] if src == self.dist.rank else None, src)
@@ -448,9 +469,39 @@ class PPO:
         self.iteration = int(state["iteration"])
         self.global_step = int(state["global_step"])
         self.num_episodes = int(state["num_episodes"])
-        self.collector.invalidate()
+        self._restore_episodes([rank_json[str(r)].get("episodes") for r in range(world)])
         logger.info("resumed from %s at iteration %d", path, self.iteration)
         return path
+
+    def _restore_episodes(self, saved: list[dict[str, Any] | None]) -> None:
+        """Continue the saved episodes on every rank, or reset every rank's envs.
+
+        The ranks agree: if one rank cannot replay its episodes, all reset, so that
+        every rank starts its next rollout the way an uninterrupted run with the
+        same fallback would.
+        """
+        self.collector.invalidate()
+        mine = saved[self.dist.rank]
+        reason = ""
+        if any(state is None for state in saved):
+            reason = "the checkpoint holds no episodes in progress"
+        elif not self.collector.can_save_episodes:
+            reason = "the environments are not wrapped in EpisodeReplay"
+        else:
+            assert mine is not None
+            try:
+                self.collector.restore_episodes(mine)
+            except (EpisodeReplayError, KeyError, TypeError, ValueError) as error:
+                reason = f"rank {self.dist.rank}: {error}"
+        reasons = [r for r in self.dist.all_gather_json(reason) if r]
+        if reasons:
+            self.collector.invalidate()
+            if saved[0] is not None:  # the episodes were saved but cannot be continued
+                logger.warning(
+                    "the episodes in progress could not be restored (%s): the environments "
+                    "restart from seeded resets, so this resume is not exact",
+                    reasons[0],
+                )
 
     def _module(self) -> torch.nn.Module:
         if not isinstance(self.policy, torch.nn.Module):
