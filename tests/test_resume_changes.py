@@ -13,20 +13,25 @@ from typing import Any
 
 import pytest
 
-from glam_apps.config import PPOSection, RunSettings
+from glam_apps.config import TrainConfig
+from glam_apps.policies import COMPATIBILITY_KEYS
 from glam_apps.rundir import read_jsonl
 from glam_apps.train import APPLIED, MANAGED, REFUSED, RESUME_RULES
 
 
-def test_every_run_and_ppo_field_has_a_resume_rule() -> None:
-    fields = {f"run.{name}" for name in RunSettings.model_fields}
-    fields |= {f"ppo.{name}" for name in PPOSection.model_fields}
+def test_every_config_field_has_a_resume_rule() -> None:
+    fields = {"game", "default_model"}
+    for section in ("run", "ppo", "env", "policy", "distributed"):
+        model = type(getattr(TrainConfig(), section))
+        fields |= {f"{section}.{name}" for name in model.model_fields}
     assert set(RESUME_RULES) == fields  # a new field must be classified here
     for key, (rule, why) in RESUME_RULES.items():
         assert rule in (APPLIED, REFUSED, MANAGED), key
         assert why, key
         if rule == MANAGED:
-            assert key.startswith("ppo.")
+            assert key.startswith(("ppo.", "policy."))
+    for key in COMPATIBILITY_KEYS:  # what the checkpoint's parameters depend on
+        assert RESUME_RULES[key][0] == REFUSED, key
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +62,9 @@ def _one_line(result: Any) -> str:
         ("run.seed=3", "run.seed"),
         ("ppo.preset=paper", "ppo.preset_name"),
         ("run.run_dir=/elsewhere", "run.run_dir"),
+        ("distributed.strategy=fsdp", "distributed.strategy"),
+        ("policy.dtype=bfloat16", "policy.dtype"),
+        ("policy.value_hidden_sizes=[4]", "policy.value_hidden_sizes"),
     ],
 )
 def test_a_refused_change_is_one_line_naming_the_field(
@@ -66,7 +74,7 @@ def test_a_refused_change_is_one_line_naming_the_field(
     line = _one_line(
         glam("train", "--resume", str(stopped), "--set", "run.total_steps=16", "--set", override)
     )
-    assert field in line and "--resume" in line
+    assert field in line and ("--resume" in line or "start a new run" in line)
     assert (stopped / "config.yaml").read_text() == config  # nothing recorded
 
 
@@ -137,3 +145,38 @@ def test_unchanged_settings_resume_with_the_checkpoint_s_optimizer(
     )
     for a, b in groups:
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+
+
+@pytest.mark.slow
+def test_a_changed_environment_is_applied_from_seeded_resets(
+    glam: Callable, stopped: Path, tmp_path: Path
+) -> None:
+    """The saved episodes belong to the old environment: they are dropped, not replayed."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(stopped, run)
+    result = glam(
+        "train", "--resume", str(run), "--no-progress", "--set", "run.total_steps=16",
+        "--set", "env.variant=renamed_nouns", "--set", "policy.append_eos=true",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "applying env.variant" in result.stderr
+    assert "applying policy.append_eos: False -> True" in result.stderr
+    assert "not exact" not in result.stderr  # no failed replay: nothing was replayed
+    saved = (run / "config.yaml").read_text()
+    assert "renamed_nouns" in saved and "append_eos: true" in saved
+    assert [r["global_step"] for r in read_jsonl(run / "metrics.jsonl")] == [8, 16]
+
+
+@pytest.mark.slow
+def test_an_env_change_that_makes_another_offline_model_is_refused(
+    glam: Callable, stopped: Path
+) -> None:
+    config = (stopped / "config.yaml").read_text()
+    line = _one_line(
+        glam("train", "--resume", str(stopped), "--set", "run.total_steps=16",
+             "--set", "env.max_steps=9")
+    )  # fmt: skip
+    assert "env.max_steps: 6 -> 9" in line and "offline default model" in line
+    assert (stopped / "config.yaml").read_text() == config

@@ -22,11 +22,12 @@ directory and evaluates while the others wait; counts are global.
 
 Resuming. ``resume(run_dir)`` rebuilds everything from the run's ``config.yaml``
 and the newest checkpoint; the PPO checkpoint holds parameters, optimizer and
-RNG states and counters, and the environments restart from seeded resets after
-every checkpoint, so a resumed run continues exactly as one that checkpointed at
-the same updates without stopping. A resume may change ``run.*`` and ``ppo.*``
-settings: :data:`RESUME_RULES` says, field by field, which are applied and which
-are refused (none is recorded and ignored). A run killed before its first complete
+RNG states, counters and the episodes in progress (replayed, see
+``glam_ppo.episode_replay``), so a resumed run continues exactly as if it had not
+stopped. A resume may change settings: :data:`RESUME_RULES` says, field by field
+(``run``, ``ppo``, ``env``, ``policy``, ``distributed``, and the ``game`` and
+``default_model`` sections whole), which are applied and which are refused (none is
+recorded and ignored). A run killed before its first complete
 checkpoint starts again from the beginning; a run killed during its final
 evaluation is finalized; leftovers of a kill are removed first.
 """
@@ -63,6 +64,7 @@ from glam_apps.atomic import (
 )
 from glam_apps.config import TrainConfig
 from glam_apps.config_io import compose, load_yaml
+from glam_apps.default_model import recipe_key
 from glam_apps.distributed import Launch, agreed, any_rank, main_rank_first, process_group
 from glam_apps.errors import IncompatibleCheckpointError, TrainingDivergedError, UserError
 from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
@@ -78,6 +80,7 @@ from glam_apps.policies import (
 from glam_apps.report import EvaluationReport, write_report
 from glam_apps.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
 from glam_apps.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
+from glam_env import BabyAITextConfig
 from glam_ppo import (
     PPO,
     Callback,
@@ -268,6 +271,21 @@ def _clear_dead_attempt(run: RunDir) -> None:
 
 APPLIED, REFUSED, MANAGED = "applied", "refused", "managed"
 
+_SAME_MODEL = "the checkpoint holds the parameters of this model, heads and actions"
+_NEW_ENVS = (
+    "environments are built anew and start from seeded resets (the saved episodes are "
+    "dropped); refused where it changes the offline default model, built from the env's text"
+)
+_POLICY_READS = "read at every forward (the policy's prompts or scores change from now on)"
+#: The policy fields that decide its parameters (glam_apps.policies.COMPATIBILITY_KEYS).
+_MODEL_FIELDS = (
+    "model", "architecture", "pretrained", "keep_pretrained_embeddings", "head", "actions",
+    "action_head_hidden_sizes", "value_hidden_sizes", "value_activation", "finetuning", "lora",
+)  # fmt: skip
+#: Sections whose fields are each ruled; the others are ruled whole.
+_RULED_SECTIONS = ("run", "ppo", "env", "policy", "distributed")
+_WHOLE_SECTIONS = ("game", "default_model")
+
 #: What a changed field does on ``--resume --set``: every ``run.*`` and ``ppo.*`` field
 #: is here (a test checks it), so none can be recorded in config.yaml and ignored.
 #: ``managed``: the value comes from another field (``run.*``), whose rule decides.
@@ -319,33 +337,71 @@ RESUME_RULES: dict[str, tuple[str, str]] = {
     "ppo.keep_checkpoints": (MANAGED, "run.keep_checkpoints"),
     "ppo.checkpoint_trainable_only": (APPLIED, "checkpoints from now on"),
     "ppo.preset_name": (REFUSED, "config.yaml holds the preset's values: set the fields"),
+    **{
+        f"env.{name}": (APPLIED, _NEW_ENVS)
+        for name in BabyAITextConfig.model_fields
+        if name != "actions"
+    },
+    "env.actions": (REFUSED, _SAME_MODEL),
+    "game": (REFUSED, _SAME_MODEL),
+    "default_model": (REFUSED, _SAME_MODEL),
+    **{f"policy.{name}": (REFUSED, _SAME_MODEL) for name in _MODEL_FIELDS},
+    "policy.dtype": (REFUSED, "the checkpoint's weights and optimizer moments are in its dtype"),
+    "policy.revision": (REFUSED, _SAME_MODEL),
+    "policy.device": (APPLIED, "the policy is built on the new device (numerics may differ)"),
+    "policy.autocast": (APPLIED, "read at every forward (numerics may differ)"),
+    "policy.attn_implementation": (APPLIED, "set when the model loads (numerics may differ)"),
+    "policy.trust_remote_code": (APPLIED, "given per invocation by --trust-remote-code"),
+    "policy.local_files_only": (APPLIED, "read when the model loads"),
+    "policy.seed": (MANAGED, "run.seed"),
+    "policy.template": (APPLIED, _POLICY_READS),
+    "policy.normalization": (APPLIED, _POLICY_READS),
+    "policy.append_eos": (APPLIED, _POLICY_READS),
+    "policy.action_prefix": (APPLIED, _POLICY_READS),
+    "policy.max_prompt_tokens": (APPLIED, _POLICY_READS),
+    "policy.token_budget": (APPLIED, "read at every forward (batching only)"),
+    "policy.scoring": (APPLIED, "read at every forward (how, not what, it computes)"),
+    "policy.detach_value": (APPLIED, "read at every update"),
+    "policy.gradient_checkpointing": (APPLIED, "set when the model is built (memory only)"),
+    "policy.disable_dropout": (APPLIED, "set when the model is built"),
+    "distributed.strategy": (
+        REFUSED,
+        "resuming a run under another strategy is not tested: start a new run",
+    ),
+    "distributed.backend": (APPLIED, "read when the process group starts"),
+    "distributed.timeout_minutes": (APPLIED, "read when the process group starts"),
 }
 
 #: Optimizer group settings a checkpoint restores but the run's config decides.
 _GROUP_SETTINGS = ("base_lr", "betas", "eps", "weight_decay")
 
 
-def resume_changes(saved: TrainConfig, config: TrainConfig) -> list[str]:
-    """The ``run.*``/``ppo.*`` changes a resume applies, as ``key: old -> new``.
+def resume_changes(saved: TrainConfig, config: TrainConfig, check: bool = True) -> list[str]:
+    """The changes a resume applies, as ``key: old -> new``.
 
     Raises a :class:`UserError` naming every refused field that changed
-    (see :data:`RESUME_RULES`). ``run.run_dir`` is checked by the caller.
+    (see :data:`RESUME_RULES`), unless ``check`` is false. ``run.run_dir`` is
+    checked by the caller.
     """
-    applied: list[str] = []
-    refused: list[str] = []
-    for section in ("run", "ppo"):
+    changes: list[tuple[str, Any, Any]] = []
+    for section in _RULED_SECTIONS:
         before, after = getattr(saved, section), getattr(config, section)
         for name in type(after).model_fields:
-            key = f"{section}.{name}"
-            old, new = getattr(before, name), getattr(after, name)
-            if key == "run.run_dir" or old == new:
-                continue
-            rule, why = RESUME_RULES[key]
-            if rule == APPLIED:
-                applied.append(f"{key}: {old!r} -> {new!r}")
-            elif rule == REFUSED:
-                refused.append(f"{key} ({why})")
-    if refused:
+            changes.append((f"{section}.{name}", getattr(before, name), getattr(after, name)))
+    changes += [
+        (section, getattr(saved, section), getattr(config, section)) for section in _WHOLE_SECTIONS
+    ]
+    applied: list[str] = []
+    refused: list[str] = []
+    for key, old, new in changes:
+        if key == "run.run_dir" or old == new:
+            continue
+        rule, why = RESUME_RULES[key]
+        if rule == APPLIED:
+            applied.append(f"{key}: {old!r} -> {new!r}")
+        elif rule == REFUSED:
+            refused.append(f"{key} ({why})")
+    if refused and check:
         raise UserError(f"cannot change {'; '.join(refused)} on --resume: start a new run for that")
     return applied
 
@@ -795,7 +851,20 @@ def _check_resumable(
     changed = config_differences(saved, config)
     if changed:
         raise IncompatibleCheckpointError(
-            f"cannot resume {run.root} with a changed model or environment: " + "; ".join(changed)
+            f"cannot resume {run.root} with a changed model, heads, actions or game "
+            f"(the checkpoint holds their parameters): {'; '.join(changed)}; "
+            "start a new run for that"
+        )
+    if config.uses_offline_default and recipe_key(
+        saved.default_model, saved.game or saved.env
+    ) != recipe_key(config.default_model, config.game or config.env):
+        env_changes = [
+            k for k in resume_changes(saved, config, check=False) if k.startswith("env.")
+        ]
+        raise IncompatibleCheckpointError(
+            f"cannot resume {run.root} with {'; '.join(env_changes)}: the offline default "
+            "model is built from the environment's text, so this change makes another model; "
+            "start a new run for that"
         )
     applied = resume_changes(saved, config)
     plan: dict[str, Any] = {
@@ -867,7 +936,9 @@ def _resume_planned(
         if latest is not None:
             settings = _group_settings(trainer)
             try:
-                trainer.load_checkpoint(latest)
+                # A changed environment cannot continue the saved episodes.
+                new_envs = any(change.startswith("env.") for change in plan["applied"])
+                trainer.load_checkpoint(latest, restore_episodes=not new_envs)
             except Exception as error:
                 if launch.is_main:
                     load_training_weights(session.policy, latest)  # names the mismatch

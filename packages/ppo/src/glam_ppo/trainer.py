@@ -388,11 +388,13 @@ class PPO:
             states.append((tensors, payload))
         return states
 
-    def load_checkpoint(self, path: str | Path) -> Path:
+    def load_checkpoint(self, path: str | Path, restore_episodes: bool = True) -> Path:
         """Restore the training state from a checkpoint (or a root's ``latest``).
 
         Every rank must call this. Rank 0 reads the files and broadcasts their
         content, so the other ranks need not see the directory.
+        ``restore_episodes=False`` drops the saved episodes in progress (e.g. the
+        environments changed): the next rollout starts from seeded resets.
         """
         module = self._module()
         main = self.is_main_process
@@ -469,7 +471,10 @@ class PPO:
         self.iteration = int(state["iteration"])
         self.global_step = int(state["global_step"])
         self.num_episodes = int(state["num_episodes"])
-        self._restore_episodes([rank_json[str(r)].get("episodes") for r in range(world)])
+        if restore_episodes:
+            self._restore_episodes([rank_json[str(r)].get("episodes") for r in range(world)])
+        else:
+            self.collector.invalidate()
         logger.info("resumed from %s at iteration %d", path, self.iteration)
         return path
 
