@@ -33,6 +33,17 @@ from glam_env.protocol import (
     TextObservationWithHistory,
 )
 from glam_env.registration import NAMESPACE, env_id, list_levels, register_envs
+from glam_env.symbolic import (
+    MAX_MISSION_WORDS,
+    MISSION_VOCABULARY,
+    OBSERVATION_MODES,
+    PAD_ID,
+    UNK_ID,
+    SymbolicObservationWrapper,
+    decode_mission,
+    encode_mission,
+    tokenize_mission,
+)
 from glam_env.text_env import BabyAITextEnv
 from glam_env.textworld import TextWorldConfig
 from glam_env.variants import VARIANT_NAMES, TextVariant, get_variant, load_variant
@@ -49,16 +60,21 @@ __all__ = [
     "CANONICAL_ACTIONS",
     "FRENCH_ACTION_NAMES",
     "HELD_OUT_PAIRS",
+    "MAX_MISSION_WORDS",
     "MAX_TEXT_LENGTH",
     "MISSION",
+    "MISSION_VOCABULARY",
     "MIXED_FAMILIES",
     "NAMESPACE",
     "NO_OP_ACTIONS",
     "OBSERVATION",
     "OBSERVATION_HISTORY",
+    "OBSERVATION_MODES",
+    "PAD_ID",
     "PAPER_ACTIONS",
     "PAPER_LEVELS",
     "SUCCESS",
+    "UNK_ID",
     "VARIANT_NAMES",
     "BabyAITextConfig",
     "BabyAITextEnv",
@@ -72,6 +88,7 @@ __all__ = [
     "InvalidActionError",
     "LevelGenerationError",
     "ResetNeededError",
+    "SymbolicObservationWrapper",
     "TextGame",
     "TextObservation",
     "TextObservationWithHistory",
@@ -79,8 +96,10 @@ __all__ = [
     "TextWorldConfig",
     "UnknownLevelError",
     "__version__",
+    "decode_mission",
     "describe",
     "describe_image",
+    "encode_mission",
     "env_id",
     "get_variant",
     "list_levels",
@@ -89,5 +108,6 @@ __all__ = [
     "make_vector_env",
     "register_envs",
     "register_other_games",
+    "tokenize_mission",
     "translate_mission",
 ]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from glam_env.actions import resolve_action_names
 from glam_env.levels import PAPER_LEVELS, level_default_language, resolve_level_name
 from glam_env.levels.local import family_probabilities
+from glam_env.symbolic import ObservationMode
 from glam_env.variants import TextVariant, get_variant, load_variant
 
 __all__ = ["BabyAITextConfig"]
@@ -49,6 +50,9 @@ class BabyAITextConfig(BaseModel):
     """Extra whole-word substitutions applied to mission, observations and actions."""
     level_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra keyword arguments for the level's constructor (e.g. ``room_size``)."""
+    observation: ObservationMode = "text"
+    """What the agent observes: "text" (the text game), "symbolic" (MiniGrid's grid
+    encoding, direction and mission word ids only, see ``glam_env.symbolic``) or "both"."""
 
     @field_validator("level")
     @classmethod

@@ -11,6 +11,7 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from glam_env.config import BabyAITextConfig
+from glam_env.symbolic import SymbolicObservationWrapper
 from glam_env.text_env import BabyAITextEnv
 from glam_env.wrappers import HistoryWrapper
 
@@ -46,7 +47,12 @@ def as_config(config: ConfigLike = None, **overrides: Any) -> BabyAITextConfig:
 def make_env(
     config: ConfigLike = None, *, render_mode: str | None = None, **overrides: Any
 ) -> gym.Env[dict[str, Any], int]:
-    """One BabyAI-Text environment; wrapped in ``HistoryWrapper`` when ``history_length > 1``."""
+    """One BabyAI-Text environment; wrapped in ``HistoryWrapper`` when ``history_length > 1``.
+
+    ``observation="symbolic"`` or ``"both"`` adds ``SymbolicObservationWrapper``
+    (``glam_env.symbolic``); then ``history_length`` K > 1 also stacks the last K
+    grids, and "symbolic" keeps no text history (its observation has no text).
+    """
     cfg = as_config(config, **overrides)
     env: gym.Env[dict[str, Any], int] = BabyAITextEnv(
         cfg.level,
@@ -60,8 +66,10 @@ def make_env(
         level_kwargs=cfg.level_kwargs,
         render_mode=render_mode,
     )
-    if cfg.history_length > 1:
+    if cfg.history_length > 1 and cfg.observation != "symbolic":
         env = HistoryWrapper(env, num_observations=cfg.history_length)
+    if cfg.observation != "text":
+        env = SymbolicObservationWrapper(env, cfg.observation, cfg.history_length)
     return env
 
 

@@ -137,7 +137,7 @@ class TextWorldConfig(BaseModel):
     num_games: int = Field(default=1, ge=1, le=10_000, description="games in the pool")
     max_episode_steps: int = Field(default=50, ge=1, description="steps before truncation")
     max_actions: int = Field(
-        default=64, ge=1, description="action space size; more admissible commands is an error"
+        default=256, ge=1, description="action space size; more admissible commands is an error"
     )
     cache_dir: Path | None = Field(
         default=None, description="where generated games are kept; default: default_cache_dir()"
