@@ -219,6 +219,23 @@ def test_an_error_all_ranks_meet_is_reported_once(straight_run: Path) -> None:
     assert "src/glam_apps" not in output and "site-packages/glam_apps" not in output
 
 
+def test_a_diverged_two_rank_run_is_reported_once_and_marked_failed(
+    tmp_path: Path, tiny_args: Callable[..., list[str]]
+) -> None:
+    """Learning rates of 1e38 make the second update's loss NaN on every rank."""
+    run = tmp_path / "diverged"
+    args = tiny_args(*TWO_RANKS, "ppo.learning_rate=1e38", "run.head_learning_rate=1e38")
+    result = _torchrun(["train", *args, "--steps", "32", "--run-dir", str(run), "--no-progress"])
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "exitcode  : 3" in output  # each rank exits with the diverged code
+    assert output.count("training diverged in update") == 1, output
+    assert "rank 0: error: training diverged" in output
+    assert "src/glam_apps" not in output and "site-packages/glam_apps" not in output
+    status = RunDir.at(run).read_status()
+    assert status["status"] == "failed"
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -587,7 +587,12 @@ def main(argv: list[str] | None = None) -> None:
     except TrainingDivergedError as error:
         if "--debug" in args:
             raise
-        _error_line(error)
+        if launch_rank() != 0:
+            # glam_ppo detects a non-finite loss or gradient over all ranks, so every
+            # rank raises this at the same update: rank 0 alone reports it.
+            time.sleep(_AGREED_ERROR_GRACE_SECONDS)
+        else:
+            _error_line(error)
         sys.exit(TrainingDivergedError.EXIT_CODE)
     except Exception as error:
         if "--debug" in args or not _unreadable_file(error):
