@@ -126,6 +126,8 @@ def test_a_saved_policy_is_an_ordinary_folder(tiny_decoder_dir, tmp_path) -> Non
     finally:
         os.umask(umask)
     assert (target.stat().st_mode & 0o777) == 0o755
+    modes = {p.name: p.stat().st_mode & 0o777 for p in target.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {0o644}, modes  # safetensors alone would write 0600
 
 
 def test_overrides_apply_when_loading(tiny_decoder_dir, tmp_path) -> None:

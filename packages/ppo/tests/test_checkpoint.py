@@ -197,13 +197,16 @@ def test_training_is_independent_of_global_rng_use_between_iterations(tmp_path: 
 def test_atomic_text_files_get_the_usual_mode_and_leave_no_temporary(tmp_path: Path) -> None:
     import os
 
-    from glam_ppo.checkpoint import write_json_atomic
+    from glam_ppo.checkpoint import save_tensors, write_json_atomic
 
     umask = os.umask(0o022)
     try:
         write_json_atomic(tmp_path / "state.json", {"step": 1, "loss": float("nan")})
+        save_tensors(tmp_path / "model.safetensors", {"w": torch.ones(2)})
     finally:
         os.umask(umask)
+    assert ((tmp_path / "model.safetensors").stat().st_mode & 0o777) == 0o644  # not 0600
+    (tmp_path / "model.safetensors").unlink()
     target = tmp_path / "state.json"
     assert (target.stat().st_mode & 0o777) == 0o644
     assert json.loads(target.read_text())["step"] == 1

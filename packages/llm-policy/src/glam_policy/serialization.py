@@ -92,6 +92,9 @@ def save_policy(policy: LLMPolicy, directory: str | Path) -> Path:
             metadata={"format": "pt", FORMAT_KEY: FORMAT_VERSION},
         )
         (staging / CONFIG_FILE).write_text(policy.config.to_json() + "\n", encoding="utf-8")
+        for path in staging.rglob("*"):  # safetensors writes 0600: give the umask's mode
+            if path.is_file():
+                path.chmod(0o666 & ~umask)
         _replace_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -37,6 +37,13 @@ LATEST = "latest"
 PREFIX = "iteration_"
 
 
+def _plain_mode(path: Path) -> None:
+    """Give ``path`` the mode a plain ``open()`` would (mkstemp and safetensors use 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -59,10 +66,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        # mkstemp creates the file 0600; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        _plain_mode(Path(tmp))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -91,6 +95,7 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
         storages.add(storage)
         out[name] = tensor
     save_file(out, str(path))
+    _plain_mode(path)
     _fsync_file(path)
 
 
