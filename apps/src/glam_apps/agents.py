@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
@@ -84,6 +85,72 @@ class BotAgent:
                 logger.debug("bot failed in slot %d: %s", slot, failure)
                 actions.append(int(self.rng.integers(len(obs["admissible_actions"]))))
         return actions
+
+
+#: "go to the red ball", "pick up a key", "open the blue door" (colour optional).
+_MISSION = re.compile(
+    r"^(?P<verb>go to|pick up|open) (?:the|a) (?:(?P<color>red|green|blue|purple|yellow|grey) )?"
+    r"(?P<kind>ball|box|key|door)$"
+)
+#: "You see a red ball 2 steps left and 1 step forward" (any part may be missing).
+_SIGHT = re.compile(
+    r"You see an? (?:open |closed |locked )?(?P<color>\w+) (?P<kind>ball|box|key|door)"
+    r"(?: (?P<side_steps>\d+) steps? (?P<side>left|right))?(?: and)?"
+    r"(?: (?P<forward>\d+) steps? forward)?"
+)
+
+
+class KeywordAgent:
+    """A scripted rule over BabyAI-Text's sentences: the floor any learner must beat.
+
+    It reads the mission's verb, colour and object, looks for a matching "You see"
+    sentence, and walks to it (forward while it is ahead, turning toward its side
+    when it is beside), then picks it up or toggles it; with nothing in sight it
+    turns left. No learning and no memory: it solves the single-room "go to" and
+    "pick up" levels and shows how far words alone get. Other missions get a
+    uniformly random action.
+    """
+
+    ACTIONS = ("turn left", "turn right", "go forward", "pick up", "drop", "toggle")
+
+    def __init__(self, seed: int = 0) -> None:
+        self.name = "keyword"
+        self.rng = np.random.default_rng(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def start(self, slot: int, env: Any) -> None:
+        pass
+
+    def act(self, slots: Sequence[int], observations: Sequence[dict[str, Any]]) -> list[int]:
+        return [self._act(obs) for obs in observations]
+
+    def _act(self, obs: dict[str, Any]) -> int:
+        actions = list(obs["admissible_actions"])
+        mission = _MISSION.match(str(obs["mission"]).strip().lower())
+        choice = self._choose(mission, str(obs["observation"])) if mission else None
+        if choice is None or choice not in actions:
+            return int(self.rng.integers(len(actions)))
+        return actions.index(choice)
+
+    @staticmethod
+    def _choose(mission: re.Match[str], observation: str) -> str:
+        for sentence in observation.split(","):
+            sight = _SIGHT.search(sentence)
+            if sight is None or sight["kind"] != mission["kind"]:
+                continue
+            if mission["color"] and sight["color"] != mission["color"]:
+                continue
+            forward = int(sight["forward"] or 0)
+            if sight["side"] is None:
+                if forward > 1:
+                    return "go forward"
+                return {"pick up": "pick up", "open": "toggle"}.get(mission["verb"], "go forward")
+            if forward > 0:
+                return "go forward"
+            return "turn left" if sight["side"] == "left" else "turn right"
+        return "turn left"
 
 
 class PolicyAgent:

@@ -290,7 +290,7 @@ def evaluate(
         str,
         typer.Argument(
             help="A run directory, a saved policy, a model (hub name or directory), "
-            "'bot' or 'random'.",
+            "'bot', 'keyword' (a scripted rule) or 'random'.",
             show_default=False,
         ),
     ],

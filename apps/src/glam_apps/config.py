@@ -85,8 +85,11 @@ class RunSettings(BaseModel):
     """Evaluate with the most likely action instead of sampling (the paper samples)."""
     eval_num_envs: int = Field(8, ge=1)
     """Episodes played side by side during evaluation (one policy batch)."""
-    eval_baselines: list[Literal["random", "bot"]] = Field(default_factory=lambda: ["random"])
-    """Agents also evaluated at the end, on the same level and seeds, for comparison."""
+    eval_baselines: list[Literal["random", "bot", "keyword"]] = Field(
+        default_factory=lambda: ["random"]
+    )
+    """Agents also evaluated at the end, on the same level and seeds, for comparison
+    (``keyword``: the scripted rule of :class:`glam_apps.agents.KeywordAgent`)."""
     checkpoint_every: int | None = Field(None, gt=0)
     """Save the full training state every this many env steps; ``None``: only at the end."""
     keep_checkpoints: int = Field(2, ge=1)
@@ -275,8 +278,10 @@ class TrainConfig(BaseModel):
         if self.game is not None:
             if self.run.eval_level is not None:
                 raise ValueError("run.eval_level is for BabyAI-Text levels; remove it with game")
-            if "bot" in self.run.eval_baselines:
-                raise ValueError("run.eval_baselines: the bot plays BabyAI only; use [random]")
+            babyai_only = sorted({"bot", "keyword"} & set(self.run.eval_baselines))
+            if babyai_only:
+                names = ", ".join(babyai_only)
+                raise ValueError(f"run.eval_baselines: {names} play(s) BabyAI only; use [random]")
             if self.default_model.corpus_levels is not None:
                 raise ValueError(
                     "default_model.corpus_levels are BabyAI-Text levels; with game the "

@@ -1,7 +1,8 @@
 """``glam evaluate``: an agent on a named suite of tests over fixed seeds.
 
 Agents: a trained run directory, a saved policy, a Hugging Face model (zero-shot,
-by hub name or local directory), the BabyAI bot (``"bot"``) or a uniform random
+by hub name or local directory), the BabyAI bot (``"bot"``), a scripted keyword
+rule (``"keyword"``, :class:`~glam_apps.agents.KeywordAgent`) or a uniform random
 agent (``"random"``). Every test plays the same seeds (``seed``, ``seed + 1``,
 ...), so tests and agents are compared on the same episodes.
 
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glam_apps.agents import Agent, BotAgent, PolicyAgent, RandomAgent
+from glam_apps.agents import Agent, BotAgent, KeywordAgent, PolicyAgent, RandomAgent
 from glam_apps.config import GameSection
 from glam_apps.config_io import compose
 from glam_apps.errors import UserError
@@ -218,6 +219,8 @@ def load_agent(
         return LoadedAgent(RandomAgent(seed), "random", BabyAITextConfig())
     if spec == "bot":
         return LoadedAgent(BotAgent(seed), "bot", BabyAITextConfig())
+    if spec == "keyword":
+        return LoadedAgent(KeywordAgent(seed), "keyword", BabyAITextConfig())
     path = Path(spec).expanduser()
     if RunDir.at(path).is_run():
         policy, config, kind = load_run_policy(
@@ -245,7 +248,8 @@ def load_agent(
         )
     if looks_like_path(spec) and not path.is_dir():
         raise UserError(
-            f"agent not found: {spec} (not 'random', 'bot', a run or a model directory)"
+            f"agent not found: {spec} (not 'random', 'bot', 'keyword', a run or a model "
+            "directory)"
         )
     from glam_policy import LLMPolicyConfig
 
@@ -272,7 +276,7 @@ def load_agent(
 
 def _is_bare_model(spec: str) -> bool:
     """Whether ``spec`` names a model (hub name or directory), not a run, policy or baseline."""
-    if spec in ("random", "bot"):
+    if spec in ("random", "bot", "keyword"):
         return False
     path = Path(spec).expanduser()
     return not (RunDir.at(path).is_run() or (path / POLICY_CONFIG).is_file())
