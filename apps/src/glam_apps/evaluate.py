@@ -248,8 +248,7 @@ def load_agent(
         )
     if looks_like_path(spec) and not path.is_dir():
         raise UserError(
-            f"agent not found: {spec} (not 'random', 'bot', 'keyword', a run or a model "
-            "directory)"
+            f"agent not found: {spec} (not 'random', 'bot', 'keyword', a run or a model directory)"
         )
     from glam_policy import LLMPolicyConfig
 
