@@ -42,6 +42,7 @@ from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicyConfig
 from glam_policy.tiny import MODEL_KINDS, TINY_SIZES
 from glam_ppo import PRESET_NAMES, PPOConfig
+from glam_ppo.networks import SymbolicNetworkConfig
 
 #: ``policy.model`` value meaning "the project's small offline model" (see default_model.py).
 OFFLINE_DEFAULT = "offline-default"
@@ -248,11 +249,20 @@ class DistributedSettings(BaseModel):
     timeout_minutes: float = Field(30.0, gt=0)
 
 
+#: The agents ``glam train`` trains. ``glam``: the LLM policy (``policy``,
+#: ``default_model``) with PPO; ``symbolic-ppo``: ``glam_ppo.networks``'
+#: grid-and-mission network (``symbolic``) with the same PPO, on the same levels
+#: through glam_env's symbolic observations.
+AgentName = Literal["glam", "symbolic-ppo"]
+
+
 class TrainConfig(BaseModel):
     """Everything ``glam train`` needs; loadable from YAML with ``--set`` overrides."""
 
     model_config = ConfigDict(extra="forbid")
 
+    agent: AgentName = "glam"
+    """Which agent to train (see :data:`AgentName`)."""
     run: RunSettings = Field(default_factory=RunSettings)
     env: BabyAITextConfig = Field(default_factory=BabyAITextConfig)
     game: GameSection | None = None
@@ -261,6 +271,28 @@ class TrainConfig(BaseModel):
     default_model: DefaultModelRecipe = Field(default_factory=DefaultModelRecipe)
     ppo: PPOSection = Field(default_factory=PPOSection)
     distributed: DistributedSettings = Field(default_factory=DistributedSettings)
+    symbolic: SymbolicNetworkConfig = Field(default_factory=SymbolicNetworkConfig)
+    """Layer sizes of the ``symbolic-ppo`` agent's network (unused by the others)."""
+
+    @model_validator(mode="after")
+    def _agent_needs(self) -> TrainConfig:
+        if self.agent == "symbolic-ppo":
+            if self.game is not None:
+                raise ValueError(
+                    "agent symbolic-ppo reads BabyAI's grid: it plays the env section's "
+                    "levels, not a game"
+                )
+            if self.env.observation != "both":
+                raise ValueError(
+                    "agent symbolic-ppo reads the grid and the mission's word ids: set "
+                    "env.observation: both (the text stays for the evaluation's baselines)"
+                )
+            if self.distributed.strategy == "fsdp":
+                raise ValueError(
+                    "distributed.strategy fsdp shards large language models; the symbolic "
+                    "agent's network is small: use data_parallel"
+                )
+        return self
 
     @model_validator(mode="after")
     def _single_source_of_truth(self) -> TrainConfig:
@@ -293,7 +325,8 @@ class TrainConfig(BaseModel):
 
     @property
     def uses_offline_default(self) -> bool:
-        return self.policy.model == OFFLINE_DEFAULT
+        """Whether the run builds the offline default LLM (the ``glam`` agent only)."""
+        return self.agent == "glam" and self.policy.model == OFFLINE_DEFAULT
 
     @property
     def steps_per_update(self) -> int:

@@ -50,7 +50,7 @@ from typing import Any
 from glam_apps.agents import Agent, BotAgent, KeywordAgent, PolicyAgent, RandomAgent
 from glam_apps.config import GameSection
 from glam_apps.config_io import compose
-from glam_apps.errors import UserError
+from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.games import EnvSpec, env_label, make_game
 from glam_apps.policies import (
     POLICY_CONFIG,
@@ -59,6 +59,7 @@ from glam_apps.policies import (
     load_policy_from_config,
     load_run_policy,
     load_saved_policy,
+    load_symbolic_saved,
     looks_like_path,
 )
 from glam_apps.report import EvalResult, EvaluationReport, TestFailure, write_report
@@ -71,6 +72,7 @@ from glam_apps.suites import (
     env_config_for_test,
     suite_tests,
 )
+from glam_ppo.networks import is_saved_symbolic_policy
 
 __all__ = [
     "PROTOCOLS",
@@ -237,6 +239,22 @@ def load_agent(
             base_level=config.eval_level if config.game is not None else config.env.level,
             metadata={"run_dir": str(path.resolve()), "checkpoint": kind},
             game=config.game,
+        )
+    if is_saved_symbolic_policy(path):
+        policy, extra = load_symbolic_saved(path)
+        try:
+            env_config = BabyAITextConfig.model_validate(extra.get("env", {}))
+        except ValueError as error:
+            raise IncompatibleCheckpointError(
+                f"saved policy {path} names an environment this version cannot build: "
+                f"{_one_line(error)}"
+            ) from error
+        return LoadedAgent(
+            PolicyAgent(policy, greedy=greedy, seed=seed, name=path.name),
+            path.name,
+            env_config,
+            base_level=env_config.level,
+            metadata={"policy_dir": str(path.resolve()), "agent": "symbolic-ppo"},
         )
     if (path / POLICY_CONFIG).is_file():
         policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)

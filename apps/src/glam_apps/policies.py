@@ -18,15 +18,19 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
+
 from glam_apps.config import OFFLINE_DEFAULT, TrainConfig
 from glam_apps.config_io import ConfigError, load_yaml, validate
 from glam_apps.default_model import ensure_default_model
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.rundir import RunDir
+from glam_env import make_env
 from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError, validate_device
 from glam_policy.errors import RemoteCodeError, SavedPolicyError
 from glam_ppo import CheckpointError
 from glam_ppo import checkpoint as ppo_checkpoint
+from glam_ppo.networks import SymbolicActorCritic, load_symbolic_policy
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ POLICY_CONFIG = "policy_config.json"
 #: ``policy.autocast``) is deliberately not among them: a run may resume on another
 #: machine, and saved tensors are converted to the parameters' dtype when loaded.
 COMPATIBILITY_KEYS: tuple[str, ...] = (
+    "agent",
+    "symbolic",
     "policy.model",
     "policy.architecture",
     "policy.pretrained",
@@ -144,9 +150,32 @@ def load_policy_from_config(config: LLMPolicyConfig) -> LLMPolicy:
         raise UserError(str(error)) from error
 
 
-def build_policy(config: TrainConfig) -> LLMPolicy:
-    """A fresh policy for training, as ``config`` describes it."""
+def build_policy(config: TrainConfig) -> Any:
+    """A fresh policy for training, as ``config`` describes it (the agent's kind)."""
+    if config.agent == "symbolic-ppo":
+        return build_symbolic_policy(config)
     return load_policy_from_config(policy_config(config))
+
+
+def build_symbolic_policy(config: TrainConfig) -> SymbolicActorCritic:
+    """The ``symbolic-ppo`` agent's network, sized from one environment's spaces."""
+    env = make_env(config.env)
+    try:
+        return SymbolicActorCritic.for_spaces(
+            env.observation_space, env.action_space, config.symbolic
+        )
+    finally:
+        env.close()
+
+
+def load_symbolic_saved(directory: Path) -> tuple[SymbolicActorCritic, dict[str, Any]]:
+    """A saved symbolic policy and its extra data; damage is one line naming the file."""
+    try:
+        return load_symbolic_policy(directory)
+    except CheckpointError as error:
+        raise IncompatibleCheckpointError(
+            f"saved policy {directory} cannot be loaded: {_one_line(error)}"
+        ) from error
 
 
 def load_saved_policy(
@@ -257,7 +286,7 @@ def load_run_policy(
     *,
     device: str | None = None,
     trust_remote_code: bool = False,
-) -> tuple[LLMPolicy, TrainConfig, str]:
+) -> tuple[Any, TrainConfig, str]:
     """The trained policy of a run, its config, and which checkpoint was used.
 
     ``device`` replaces the run's ``policy.device`` (which may be ``auto``);
@@ -268,6 +297,12 @@ def load_run_policy(
     config = read_run_config(run, trust_remote_code=trust_remote_code)
     kind, path = run_checkpoint(run, which)
     check_compatible(path, config)
+    if config.agent == "symbolic-ppo":
+        if kind in ("final", "best"):
+            return load_symbolic_saved(path)[0], config, kind
+        policy = build_symbolic_policy(config)
+        load_training_weights(policy, path)
+        return policy, config, kind
     if kind in ("final", "best"):
         policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)
         return policy, config, kind
@@ -279,7 +314,7 @@ def load_run_policy(
     return policy, config, kind
 
 
-def load_training_weights(policy: LLMPolicy, checkpoint: Path) -> None:
+def load_training_weights(policy: torch.nn.Module, checkpoint: Path) -> None:
     """Load the policy weights of a PPO checkpoint; a mismatch is an incompatible config."""
     try:
         state = ppo_checkpoint.read_json(checkpoint / "state.json")

@@ -24,6 +24,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch.distributed as torch_dist
 
@@ -35,6 +36,7 @@ from glam_policy import LLMPolicy
 from glam_policy.sharding import transformer_blocks
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo import is_sharded, shard_policy
+from glam_ppo.networks import SymbolicActorCritic, save_symbolic_policy
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +98,19 @@ class PolicySaver:
     through an unsharded CPU copy, built on rank 0 the first time it is needed.
     """
 
-    def __init__(self, policy: LLMPolicy, config: TrainConfig, launch: Launch) -> None:
+    def __init__(self, policy: Any, config: TrainConfig, launch: Launch) -> None:
         self.policy = policy
         self.config = config
         self.launch = launch
         self._copy: LLMPolicy | None = None
 
     def save(self, directory: Path, write_extra: Callable[[Path], None]) -> None:
+        if isinstance(self.policy, SymbolicActorCritic):  # never sharded
+            if self.launch.is_main:
+                env = self.config.env.model_dump(mode="json")
+                save_symbolic_policy(self.policy, directory, extra={"env": env})
+                write_extra(directory)
+            return
         if not is_sharded(self.policy):
             if self.launch.is_main:
                 self.policy.save_pretrained(directory)

@@ -284,7 +284,7 @@ _MODEL_FIELDS = (
 )  # fmt: skip
 #: Sections whose fields are each ruled; the others are ruled whole.
 _RULED_SECTIONS = ("run", "ppo", "env", "policy", "distributed")
-_WHOLE_SECTIONS = ("game", "default_model")
+_WHOLE_SECTIONS = ("agent", "symbolic", "game", "default_model")
 
 #: What a changed field does on ``--resume --set``: every ``run.*`` and ``ppo.*`` field
 #: is here (a test checks it), so none can be recorded in config.yaml and ignored.
@@ -345,6 +345,8 @@ RESUME_RULES: dict[str, tuple[str, str]] = {
     "env.actions": (REFUSED, _SAME_MODEL),
     "game": (REFUSED, _SAME_MODEL),
     "default_model": (REFUSED, _SAME_MODEL),
+    "agent": (REFUSED, _SAME_MODEL),
+    "symbolic": (REFUSED, _SAME_MODEL),
     **{f"policy.{name}": (REFUSED, _SAME_MODEL) for name in _MODEL_FIELDS},
     "policy.dtype": (REFUSED, "the checkpoint's weights and optimizer moments are in its dtype"),
     "policy.revision": (REFUSED, _SAME_MODEL),
@@ -554,7 +556,9 @@ class _Session:
         if config.run.torch_threads is not None:
             torch.set_num_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)
-        if config.uses_offline_default:
+        if config.agent == "symbolic-ppo":
+            self.hooks.event("building the symbolic agent's network")
+        elif config.uses_offline_default:
             self.hooks.event("preparing the offline default model (built once, then cached)")
         else:
             self.hooks.event(f"loading model {config.policy.model}")
@@ -569,7 +573,11 @@ class _Session:
             num_envs=num_envs,
             asynchronous=config.run.asynchronous_envs,
         )
-        groups = self.policy.param_groups(config.ppo.learning_rate, config.run.head_learning_rate)
+        groups = None
+        if config.agent == "glam":  # the LM and the heads learn at their own rates
+            groups = self.policy.param_groups(
+                config.ppo.learning_rate, config.run.head_learning_rate
+            )
         callbacks: list[Callback] = [self.callback]
         if self.launch.is_main:
             callbacks = [

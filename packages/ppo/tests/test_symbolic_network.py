@@ -6,6 +6,7 @@ of symbolic BabyAI observations (a 7x7x3 grid, a direction, padded word ids).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -212,3 +213,21 @@ def test_trains_in_glam_ppo_for_two_iterations(mode: AutoresetMode) -> None:
     result = evaluate(policy, envs, 4)
     assert len(result.episodes) == 4
     envs.close()
+
+
+def test_a_saved_symbolic_policy_loads_identical_and_refuses_damage(tmp_path: Path) -> None:
+    from glam_ppo.errors import CheckpointError
+    from glam_ppo.networks import load_symbolic_policy, save_symbolic_policy
+
+    torch.manual_seed(0)
+    policy = SymbolicActorCritic(6, 20, num_frames=2)
+    save_symbolic_policy(policy, tmp_path / "p", extra={"env": {"history_length": 2}})
+    loaded, extra = load_symbolic_policy(tmp_path / "p")
+    assert extra == {"env": {"history_length": 2}}
+    state, loaded_state = policy.state_dict(), loaded.state_dict()
+    assert state.keys() == loaded_state.keys()
+    for name in state:
+        assert torch.equal(state[name], loaded_state[name]), name
+    (tmp_path / "p" / "symbolic_policy.safetensors").write_bytes(b"not tensors")
+    with pytest.raises(CheckpointError, match=r"symbolic_policy\.safetensors"):
+        load_symbolic_policy(tmp_path / "p")

@@ -11,6 +11,9 @@ from glam_ppo.networks.symbolic import (
     MISSION_KEY,
     SymbolicActorCritic,
     SymbolicNetworkConfig,
+    is_saved_symbolic_policy,
+    load_symbolic_policy,
+    save_symbolic_policy,
 )
 
 __all__ = [
@@ -20,4 +23,7 @@ __all__ = [
     "MISSION_KEY",
     "SymbolicActorCritic",
     "SymbolicNetworkConfig",
+    "is_saved_symbolic_policy",
+    "load_symbolic_policy",
+    "save_symbolic_policy",
 ]

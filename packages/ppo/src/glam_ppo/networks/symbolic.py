@@ -41,6 +41,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,16 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
+
+from glam_ppo.checkpoint import (
+    load_module_tensors,
+    load_tensors,
+    module_tensors,
+    read_json,
+    save_tensors,
+    write_json_atomic,
+)
+from glam_ppo.errors import CheckpointError
 
 __all__ = [
     "DIRECTION_KEY",
@@ -308,3 +319,75 @@ class SymbolicActorCritic(nn.Module):
     def predict_values(self, observations: Any) -> torch.Tensor:
         """The critic alone (the actor head skipped): what bootstrapping needs."""
         return self.critic(self.features(observations)).squeeze(-1)
+
+
+#: Files of a saved :class:`SymbolicActorCritic` (safetensors weights, JSON arguments).
+WEIGHTS_FILE = "symbolic_policy.safetensors"
+ARGUMENTS_FILE = "symbolic_policy.json"
+SAVED_FORMAT = 1
+
+
+def save_symbolic_policy(
+    policy: SymbolicActorCritic, directory: str | Path, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``policy`` to ``directory``: its weights and the arguments that rebuild it.
+
+    ``extra`` (JSON data) is stored beside them, e.g. the environment settings the
+    policy was trained with. Nothing is pickled; the files are written atomically.
+    """
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    tensors, _ = module_tensors(policy, trainable_only=False)
+    save_tensors(target / WEIGHTS_FILE, tensors)
+    write_json_atomic(
+        target / ARGUMENTS_FILE,
+        {
+            "format": SAVED_FORMAT,
+            "num_actions": policy.num_actions,
+            "vocab_size": policy.vocab_size,
+            "config": policy.config.model_dump(mode="json"),
+            "view_size": policy.view_size,
+            "cell_values": list(policy.cell_values),
+            "num_frames": policy.num_frames,
+            "use_direction": policy.use_direction,
+            "extra": extra or {},
+        },
+    )
+    return target
+
+
+def is_saved_symbolic_policy(directory: str | Path) -> bool:
+    return (Path(directory) / ARGUMENTS_FILE).is_file()
+
+
+def load_symbolic_policy(directory: str | Path) -> tuple[SymbolicActorCritic, dict[str, Any]]:
+    """The policy :func:`save_symbolic_policy` wrote, and its ``extra`` data.
+
+    A damaged or foreign file is a :class:`~glam_ppo.errors.CheckpointError` naming it.
+    """
+    path = Path(directory)
+    arguments = read_json(path / ARGUMENTS_FILE)
+    try:
+        if arguments.get("format") != SAVED_FORMAT:
+            raise ValueError(f"unknown format {arguments.get('format')!r}")
+        policy = SymbolicActorCritic(
+            int(arguments["num_actions"]),
+            int(arguments["vocab_size"]),
+            SymbolicNetworkConfig.model_validate(arguments["config"]),
+            view_size=int(arguments["view_size"]),
+            cell_values=[int(v) for v in arguments["cell_values"]],
+            num_frames=int(arguments["num_frames"]),
+            use_direction=bool(arguments["use_direction"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(
+            f"{path / ARGUMENTS_FILE} does not describe a symbolic policy: {error}"
+        ) from error
+    tensors = load_tensors(path / WEIGHTS_FILE)
+    try:
+        load_module_tensors(policy, tensors, {}, trainable_only=False)
+    except (CheckpointError, RuntimeError) as error:
+        raise CheckpointError(
+            f"{path / WEIGHTS_FILE} does not fit its arguments: {error}"
+        ) from error
+    return policy, dict(arguments.get("extra") or {})
