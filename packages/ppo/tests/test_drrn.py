@@ -353,3 +353,34 @@ def test_learns_to_say_the_word() -> None:
     assert result.success_rate >= 0.9, result.success_rate
     assert result.mean_length < 1.2
     assert not math.isnan(result.mean_return)
+
+
+def test_checkpointing_every_iteration_does_not_change_drrn_training(tmp_path: Path) -> None:
+    """With EpisodeReplay-wrapped envs the running episodes are saved, not cut."""
+    from glam_ppo import EpisodeReplay
+
+    def replayable_env() -> SyncVectorEnv:
+        fns = [lambda: EpisodeReplay(SayTheWordEnv()) for _ in range(2)]
+        return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+
+    never = DRRN(replayable_env(), small_config())
+    never.learn()
+    every = DRRN(replayable_env(), small_config(checkpoint_every=1, checkpoint_dir=tmp_path / "a"))
+    every.learn()
+    assert_same(parameters(never.policy), parameters(every.policy))
+    from glam_ppo import Callback
+
+    class StopAfter3(Callback):
+        def on_update_end(self, trainer: Any, metrics: dict[str, float]) -> None:
+            if trainer.iteration == 3:
+                trainer.request_stop()
+
+    stopped = DRRN(
+        replayable_env(), small_config(checkpoint_dir=tmp_path / "b"), callbacks=[StopAfter3()]
+    )
+    stopped.learn()
+    stopped.save_checkpoint()  # between scheduled checkpoints, as a Ctrl-C would
+    resumed = DRRN(replayable_env(), small_config())
+    resumed.load_checkpoint(tmp_path / "b")
+    resumed.learn()
+    assert_same(parameters(never.policy), parameters(resumed.policy))

@@ -15,6 +15,7 @@ from glam_ppo.drrn.learner import q_learning_step, q_loss, td_targets
 from glam_ppo.drrn.network import DRRNNetwork
 from glam_ppo.drrn.policy import DRRNPolicy, masked_max, state_text
 from glam_ppo.drrn.replay import ReplayBuffer, Transitions
+from glam_ppo.drrn.saving import is_saved_drrn_policy, load_drrn_policy, save_drrn_policy
 from glam_ppo.drrn.tokenizer import FIELD_SEPARATOR, WordTokenizer
 from glam_ppo.drrn.trainer import DRRN
 
@@ -30,9 +31,12 @@ __all__ = [
     "WordTokenizer",
     "encode_batch",
     "epsilon_greedy",
+    "is_saved_drrn_policy",
+    "load_drrn_policy",
     "masked_max",
     "q_learning_step",
     "q_loss",
+    "save_drrn_policy",
     "state_text",
     "td_targets",
 ]

@@ -50,6 +50,12 @@ from glam_ppo.drrn.exploration import epsilon_greedy
 from glam_ppo.drrn.learner import q_learning_step
 from glam_ppo.drrn.policy import DRRNPolicy, admissible_actions, state_text
 from glam_ppo.drrn.replay import ReplayBuffer
+from glam_ppo.episode_replay import (
+    EpisodeReplayError,
+    restore_vector_replay,
+    supports_replay,
+    vector_replay_states,
+)
 from glam_ppo.episodes import EpisodeRecord, EpisodeTracker
 from glam_ppo.errors import CheckpointError, EnvironmentSpecError
 from glam_ppo.observations import policy_input, split_observations
@@ -413,6 +419,7 @@ class DRRN:
         ckpt.write_json_atomic(tmp / "replay.json", replay_json)
         ckpt.write_json_atomic(tmp / "vocab.json", self.policy.tokenizer.state_dict())
         ckpt.save_tensors(tmp / "rank0.safetensors", global_rng_tensors())
+        episodes = self._episode_state()
         ckpt.write_json_atomic(
             tmp / "rank0.json",
             {
@@ -420,6 +427,7 @@ class DRRN:
                 "explore": self.explore_rng.bit_generator.state,
                 "replay": self.replay_rng.bit_generator.state,
                 "eval": self.eval_rng.bit_generator.state,
+                "episodes": episodes,
             },
         )
         ckpt.write_json_atomic(
@@ -431,7 +439,7 @@ class DRRN:
                 "global_step": self.global_step,
                 "num_episodes": self.num_episodes,
                 "num_updates": self.num_updates,
-                "model": {"aliases": model_aliases},
+                "model": {"aliases": model_aliases, "trainable_only": False},
                 "target": {"aliases": target_aliases},
                 "optimizer": optimizer_json,
             },
@@ -439,8 +447,8 @@ class DRRN:
         self.callbacks.on_checkpoint_staged(self, tmp)  # type: ignore[arg-type]
         path = ckpt.commit(root, tmp, name, self.config.keep_checkpoints)
         logger.info("DRRN checkpoint written: %s", path)
-        # Environment state is not saved: continue from seeded resets, as a resume does.
-        self._obs = None
+        if episodes is None:  # not saved: continue from seeded resets, as a resume does
+            self._obs = None
         self.callbacks.on_checkpoint(self, path)  # type: ignore[arg-type]
         return path
 
@@ -487,5 +495,35 @@ class DRRN:
         self.num_episodes = int(state["num_episodes"])
         self.num_updates = int(state["num_updates"])
         self._obs = None
+        self._restore_episodes(generators.get("episodes"))
         logger.info("DRRN resumed from %s at iteration %d", path, self.iteration)
         return path
+
+    def _episode_state(self) -> dict[str, Any] | None:
+        """The running episodes (see ``glam_ppo.episode_replay``), or ``None`` if unsaveable."""
+        if self._obs is None or not supports_replay(self.env):
+            return None
+        envs = vector_replay_states(self.env)
+        return None if envs is None else {"envs": envs, "tracker": self.tracker.state_dict()}
+
+    def _restore_episodes(self, episodes: dict[str, Any] | None) -> None:
+        """Continue the saved episodes; without them (or if replay fails) reset the envs."""
+        if episodes is None:
+            return
+        if not supports_replay(self.env):
+            logger.warning(
+                "the checkpoint holds episodes in progress but the environments are not "
+                "wrapped in EpisodeReplay: they restart from seeded resets (not exact)"
+            )
+            return
+        try:
+            observations = restore_vector_replay(self.env, episodes["envs"])
+        except EpisodeReplayError as error:
+            logger.warning(
+                "the episodes in progress could not be restored (%s): the environments "
+                "restart from seeded resets, so this resume is not exact",
+                error,
+            )
+            return
+        self._obs = list(observations)
+        self.tracker.load_state_dict(episodes["tracker"])
