@@ -42,6 +42,7 @@ from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicyConfig
 from glam_policy.tiny import MODEL_KINDS, TINY_SIZES
 from glam_ppo import PRESET_NAMES, PPOConfig
+from glam_ppo.drrn import DRRNConfig
 from glam_ppo.networks import SymbolicNetworkConfig
 
 #: ``policy.model`` value meaning "the project's small offline model" (see default_model.py).
@@ -252,8 +253,18 @@ class DistributedSettings(BaseModel):
 #: The agents ``glam train`` trains. ``glam``: the LLM policy (``policy``,
 #: ``default_model``) with PPO; ``symbolic-ppo``: ``glam_ppo.networks``'
 #: grid-and-mission network (``symbolic``) with the same PPO, on the same levels
-#: through glam_env's symbolic observations.
-AgentName = Literal["glam", "symbolic-ppo"]
+#: through glam_env's symbolic observations; ``drrn``: ``glam_ppo.drrn``'s
+#: Q-learning over the admissible actions' texts (``drrn``), on any text game.
+AgentName = Literal["glam", "symbolic-ppo", "drrn"]
+
+#: DRRN fields the run decides (like PPO's): set ``run.*`` instead.
+DRRN_MANAGED_FIELDS: dict[str, str] = {
+    "seed": "run.seed",
+    "total_steps": "run.total_steps",
+    "checkpoint_every": "run.checkpoint_every",
+    "checkpoint_dir": "the run directory",
+    "keep_checkpoints": "run.keep_checkpoints",
+}
 
 
 class TrainConfig(BaseModel):
@@ -273,6 +284,8 @@ class TrainConfig(BaseModel):
     distributed: DistributedSettings = Field(default_factory=DistributedSettings)
     symbolic: SymbolicNetworkConfig = Field(default_factory=SymbolicNetworkConfig)
     """Layer sizes of the ``symbolic-ppo`` agent's network (unused by the others)."""
+    drrn: DRRNConfig = Field(default_factory=DRRNConfig)
+    """The ``drrn`` agent's network and Q-learning settings (the ``ppo`` section is unused)."""
 
     @model_validator(mode="after")
     def _agent_needs(self) -> TrainConfig:
@@ -292,6 +305,10 @@ class TrainConfig(BaseModel):
                     "distributed.strategy fsdp shards large language models; the symbolic "
                     "agent's network is small: use data_parallel"
                 )
+        for name in sorted(set(DRRN_MANAGED_FIELDS) & self.drrn.model_fields_set):
+            raise ValueError(f"drrn.{name} is managed by {DRRN_MANAGED_FIELDS[name]}")
+        if self.agent == "drrn" and self.distributed.strategy == "fsdp":
+            raise ValueError("agent drrn runs in one process: fsdp is for large language models")
         return self
 
     @model_validator(mode="after")
@@ -330,8 +347,13 @@ class TrainConfig(BaseModel):
 
     @property
     def steps_per_update(self) -> int:
-        """Env steps per PPO update over all ranks (``run.num_envs`` is global)."""
-        return self.ppo.num_steps * self.run.num_envs
+        """Env steps per update over all ranks (``run.num_envs`` is global).
+
+        A PPO update follows ``ppo.num_steps`` vector steps; a DRRN iteration (its
+        updates, metrics and checkpoints) ``drrn.num_steps``.
+        """
+        num_steps = self.drrn.num_steps if self.agent == "drrn" else self.ppo.num_steps
+        return num_steps * self.run.num_envs
 
     def per_rank(self, world_size: int) -> tuple[int, int]:
         """``(num_envs, minibatch_size)`` of one rank of ``world_size``; a clear error
@@ -378,6 +400,8 @@ class TrainConfig(BaseModel):
         ppo = data["ppo"]
         for key in PPO_MANAGED_FIELDS:
             ppo.pop(key, None)
+        for key in DRRN_MANAGED_FIELDS:
+            data["drrn"].pop(key, None)
         preset = ppo.pop("preset_name", None)
         if preset is not None:
             data["ppo"] = {"preset": preset, **ppo}

@@ -56,10 +56,11 @@ from glam_apps.policies import (
     POLICY_CONFIG,
     TRUST_HINT,
     device_override,
+    is_saved_baseline,
+    load_baseline_saved,
     load_policy_from_config,
     load_run_policy,
     load_saved_policy,
-    load_symbolic_saved,
     looks_like_path,
 )
 from glam_apps.report import EvalResult, EvaluationReport, TestFailure, write_report
@@ -72,7 +73,6 @@ from glam_apps.suites import (
     env_config_for_test,
     suite_tests,
 )
-from glam_ppo.networks import is_saved_symbolic_policy
 
 __all__ = [
     "PROTOCOLS",
@@ -240,10 +240,12 @@ def load_agent(
             metadata={"run_dir": str(path.resolve()), "checkpoint": kind},
             game=config.game,
         )
-    if is_saved_symbolic_policy(path):
-        policy, extra = load_symbolic_saved(path)
+    if is_saved_baseline(path):
+        policy, extra = load_baseline_saved(path)
         try:
-            env_config = BabyAITextConfig.model_validate(extra.get("env", {}))
+            env_config = BabyAITextConfig.model_validate(extra.get("env") or {})
+            game = extra.get("game")
+            game = None if game is None else GameSection.model_validate(game)
         except ValueError as error:
             raise IncompatibleCheckpointError(
                 f"saved policy {path} names an environment this version cannot build: "
@@ -253,8 +255,9 @@ def load_agent(
             PolicyAgent(policy, greedy=greedy, seed=seed, name=path.name),
             path.name,
             env_config,
-            base_level=env_config.level,
-            metadata={"policy_dir": str(path.resolve()), "agent": "symbolic-ppo"},
+            base_level=game.gym_id if game is not None else env_config.level,
+            metadata={"policy_dir": str(path.resolve())},
+            game=game,
         )
     if (path / POLICY_CONFIG).is_file():
         policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)

@@ -30,7 +30,12 @@ from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError, validate_dev
 from glam_policy.errors import RemoteCodeError, SavedPolicyError
 from glam_ppo import CheckpointError
 from glam_ppo import checkpoint as ppo_checkpoint
-from glam_ppo.networks import SymbolicActorCritic, load_symbolic_policy
+from glam_ppo.drrn import DRRNPolicy, is_saved_drrn_policy, load_drrn_policy
+from glam_ppo.networks import (
+    SymbolicActorCritic,
+    is_saved_symbolic_policy,
+    load_symbolic_policy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ POLICY_CONFIG = "policy_config.json"
 COMPATIBILITY_KEYS: tuple[str, ...] = (
     "agent",
     "symbolic",
+    "drrn",
     "policy.model",
     "policy.architecture",
     "policy.pretrained",
@@ -168,9 +174,16 @@ def build_symbolic_policy(config: TrainConfig) -> SymbolicActorCritic:
         env.close()
 
 
-def load_symbolic_saved(directory: Path) -> tuple[SymbolicActorCritic, dict[str, Any]]:
-    """A saved symbolic policy and its extra data; damage is one line naming the file."""
+def is_saved_baseline(directory: Path) -> bool:
+    """Whether ``directory`` holds a saved symbolic or DRRN policy (not an LLM policy)."""
+    return is_saved_symbolic_policy(directory) or is_saved_drrn_policy(directory)
+
+
+def load_baseline_saved(directory: Path) -> tuple[Any, dict[str, Any]]:
+    """A saved symbolic or DRRN policy and its extra data; damage is one line naming the file."""
     try:
+        if is_saved_drrn_policy(directory):
+            return load_drrn_policy(directory)
         return load_symbolic_policy(directory)
     except CheckpointError as error:
         raise IncompatibleCheckpointError(
@@ -299,10 +312,22 @@ def load_run_policy(
     check_compatible(path, config)
     if config.agent == "symbolic-ppo":
         if kind in ("final", "best"):
-            return load_symbolic_saved(path)[0], config, kind
+            return load_baseline_saved(path)[0], config, kind
         policy = build_symbolic_policy(config)
         load_training_weights(policy, path)
         return policy, config, kind
+    if config.agent == "drrn":
+        if kind in ("final", "best"):
+            return load_baseline_saved(path)[0], config, kind
+        drrn = DRRNPolicy.from_config(config.drrn)
+        try:
+            drrn.tokenizer.load_state_dict(ppo_checkpoint.read_json(path / "vocab.json"))
+        except (CheckpointError, KeyError, ValueError) as error:
+            raise IncompatibleCheckpointError(
+                f"checkpoint {path} cannot be read: {_one_line(error)}"
+            ) from error
+        load_training_weights(drrn, path)
+        return drrn, config, kind
     if kind in ("final", "best"):
         policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)
         return policy, config, kind

@@ -36,6 +36,7 @@ from glam_policy import LLMPolicy
 from glam_policy.sharding import transformer_blocks
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo import is_sharded, shard_policy
+from glam_ppo.drrn import DRRNPolicy, save_drrn_policy
 from glam_ppo.networks import SymbolicActorCritic, save_symbolic_policy
 
 logger = logging.getLogger(__name__)
@@ -105,10 +106,9 @@ class PolicySaver:
         self._copy: LLMPolicy | None = None
 
     def save(self, directory: Path, write_extra: Callable[[Path], None]) -> None:
-        if isinstance(self.policy, SymbolicActorCritic):  # never sharded
+        if isinstance(self.policy, SymbolicActorCritic | DRRNPolicy):  # never sharded
             if self.launch.is_main:
-                env = self.config.env.model_dump(mode="json")
-                save_symbolic_policy(self.policy, directory, extra={"env": env})
+                self._save_baseline(directory)
                 write_extra(directory)
             return
         if not is_sharded(self.policy):
@@ -123,6 +123,18 @@ class PolicySaver:
         ppo_checkpoint.load_module_tensors(copy, tensors, aliases, trainable_only=False)
         copy.save_pretrained(directory)
         write_extra(directory)
+
+    def _save_baseline(self, directory: Path) -> None:
+        """A non-LLM agent's policy, with the environment it plays (for evaluation)."""
+        config = self.config
+        extra = {
+            "env": config.env.model_dump(mode="json"),
+            "game": None if config.game is None else config.game.model_dump(mode="json"),
+        }
+        if isinstance(self.policy, DRRNPolicy):
+            save_drrn_policy(self.policy, config.drrn, directory, extra=extra)
+        else:
+            save_symbolic_policy(self.policy, directory, extra=extra)
 
     def _unsharded_copy(self) -> LLMPolicy:
         if self._copy is None:

@@ -92,6 +92,7 @@ from glam_ppo import (
 )
 from glam_ppo import checkpoint as ppo_checkpoint
 from glam_ppo.distributed import DistributedContext
+from glam_ppo.drrn import DRRN, DRRNConfig
 from glam_ppo.schedules import schedule_factor
 
 logger = logging.getLogger(__name__)
@@ -284,7 +285,7 @@ _MODEL_FIELDS = (
 )  # fmt: skip
 #: Sections whose fields are each ruled; the others are ruled whole.
 _RULED_SECTIONS = ("run", "ppo", "env", "policy", "distributed")
-_WHOLE_SECTIONS = ("agent", "symbolic", "game", "default_model")
+_WHOLE_SECTIONS = ("agent", "symbolic", "drrn", "game", "default_model")
 
 #: What a changed field does on ``--resume --set``: every ``run.*`` and ``ppo.*`` field
 #: is here (a test checks it), so none can be recorded in config.yaml and ignored.
@@ -347,6 +348,7 @@ RESUME_RULES: dict[str, tuple[str, str]] = {
     "default_model": (REFUSED, _SAME_MODEL),
     "agent": (REFUSED, _SAME_MODEL),
     "symbolic": (REFUSED, _SAME_MODEL),
+    "drrn": (REFUSED, "the checkpoint's network, vocabulary, replay and schedule follow it"),
     **{f"policy.{name}": (REFUSED, _SAME_MODEL) for name in _MODEL_FIELDS},
     "policy.dtype": (REFUSED, "the checkpoint's weights and optimizer moments are in its dtype"),
     "policy.revision": (REFUSED, _SAME_MODEL),
@@ -543,6 +545,19 @@ class _Session:
             keep_checkpoints=config.run.keep_checkpoints,
         )
 
+    def drrn_config(self) -> DRRNConfig:
+        """The ``drrn`` section with the run's seed, length and checkpoint schedule."""
+        config = self.config
+        return config.drrn.model_copy(
+            update={
+                "seed": config.run.seed,
+                "total_steps": config.run.total_steps,
+                "checkpoint_every": config.updates_for(config.run.checkpoint_every),
+                "checkpoint_dir": self.run.periodic,
+                "keep_checkpoints": config.run.keep_checkpoints,
+            }
+        )
+
     def per_rank(self) -> tuple[int, int]:
         """This rank's ``(num_envs, minibatch_size)`` (the config's values are global)."""
         try:
@@ -562,6 +577,8 @@ class _Session:
             self.hooks.event("preparing the offline default model (built once, then cached)")
         else:
             self.hooks.event(f"loading model {config.policy.model}")
+        if config.agent == "drrn":
+            return self._build_drrn(num_envs)
         fsdp = config.distributed.strategy == "fsdp"
         with main_rank_first(self.launch):
             self.policy = build_policy(fsdp_build_config(config) if fsdp else config)
@@ -578,16 +595,33 @@ class _Session:
             groups = self.policy.param_groups(
                 config.ppo.learning_rate, config.run.head_learning_rate
             )
-        callbacks: list[Callback] = [self.callback]
+        self.trainer = PPO(
+            self.policy, env, self.ppo_config(), param_groups=groups, callbacks=self._callbacks()
+        )
+        return self.trainer
+
+    def _callbacks(self) -> list[Callback]:
         if self.launch.is_main:
-            callbacks = [
+            return [
                 JSONLWriter(self.run.metrics),
                 TensorBoardWriter(self.run.tensorboard),
                 self.callback,
             ]
-        self.trainer = PPO(
-            self.policy, env, self.ppo_config(), param_groups=groups, callbacks=callbacks
+        return [self.callback]
+
+    def _build_drrn(self, num_envs: int) -> Any:
+        """The DRRN trainer (one process: Q-learning has no data-parallel mode here)."""
+        if self.launch.world_size > 1:
+            raise UserError("agent drrn trains in one process: launch it without torchrun")
+        config = self.config
+        env = make_game_vector_env(
+            config.game or config.env,
+            num_envs=num_envs,
+            asynchronous=config.run.asynchronous_envs,
         )
+        self.trainer = DRRN(env, self.drrn_config(), callbacks=self._callbacks())
+        self.policy = self.trainer.policy
+        self.saver = PolicySaver(self.policy, config, self.launch)
         return self.trainer
 
     # -- evaluation -----------------------------------------------------------------
@@ -942,18 +976,22 @@ def _resume_planned(
     try:
         trainer = session.build()
         if latest is not None:
-            settings = _group_settings(trainer)
+            ppo = isinstance(trainer, PPO)  # DRRN's optimizer settings are refused whole
+            settings = _group_settings(trainer) if ppo else []
             try:
-                # A changed environment cannot continue the saved episodes.
-                new_envs = any(change.startswith("env.") for change in plan["applied"])
-                trainer.load_checkpoint(latest, restore_episodes=not new_envs)
+                if ppo:  # a changed environment cannot continue the saved episodes
+                    new_envs = any(change.startswith("env.") for change in plan["applied"])
+                    trainer.load_checkpoint(latest, restore_episodes=not new_envs)
+                else:
+                    trainer.load_checkpoint(latest)
             except Exception as error:
                 if launch.is_main:
                     load_training_weights(session.policy, latest)  # names the mismatch
                 raise IncompatibleCheckpointError(
                     f"checkpoint {latest} cannot be resumed: {' '.join(str(error).split())}"
                 ) from error
-            _apply_group_settings(trainer, settings)
+            if ppo:
+                _apply_group_settings(trainer, settings)
             session.callback.last_checkpoint_iteration = trainer.iteration
         finalize = trainer.iteration >= trainer.num_iterations
         if finalize and not plan["finalize"]:
