@@ -20,7 +20,7 @@ from glam_apps.train import APPLIED, MANAGED, REFUSED, RESUME_RULES
 
 
 def test_every_config_field_has_a_resume_rule() -> None:
-    fields = {"agent", "symbolic", "drrn", "game", "default_model"}
+    fields = {"agent", "symbolic", "drrn", "bc", "game", "default_model"}
     for section in ("run", "ppo", "env", "policy", "distributed"):
         model = type(getattr(TrainConfig(), section))
         fields |= {f"{section}.{name}" for name in model.model_fields}

@@ -40,6 +40,7 @@ from pydantic import (
 
 from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicyConfig
+from glam_policy.behavior_cloning import BCConfig
 from glam_policy.tiny import MODEL_KINDS, TINY_SIZES
 from glam_ppo import PRESET_NAMES, PPOConfig
 from glam_ppo.drrn import DRRNConfig
@@ -250,6 +251,19 @@ class DistributedSettings(BaseModel):
     timeout_minutes: float = Field(30.0, gt=0)
 
 
+class BehaviorCloningSection(BaseModel):
+    """Behavioural cloning from the BabyAI bot before PPO (``glam_apps.cloning``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: int = Field(0, ge=0)
+    """Episodes the bot plays for demonstrations; 0: no cloning."""
+    seed: int = Field(2_000_000, ge=0)
+    """Seed of the first demonstration episode (away from the evaluation's 1,000,000+)."""
+    training: BCConfig = Field(default_factory=BCConfig)
+    """Epochs, batch size, learning rates... of ``glam_policy.behavior_cloning``."""
+
+
 #: The agents ``glam train`` trains. ``glam``: the LLM policy (``policy``,
 #: ``default_model``) with PPO; ``symbolic-ppo``: ``glam_ppo.networks``'
 #: grid-and-mission network (``symbolic``) with the same PPO, on the same levels
@@ -286,6 +300,8 @@ class TrainConfig(BaseModel):
     """Layer sizes of the ``symbolic-ppo`` agent's network (unused by the others)."""
     drrn: DRRNConfig = Field(default_factory=DRRNConfig)
     """The ``drrn`` agent's network and Q-learning settings (the ``ppo`` section is unused)."""
+    bc: BehaviorCloningSection = Field(default_factory=BehaviorCloningSection)
+    """Behavioural cloning from the bot before PPO (the ``glam`` agent, BabyAI-Text)."""
 
     @model_validator(mode="after")
     def _agent_needs(self) -> TrainConfig:
@@ -305,6 +321,14 @@ class TrainConfig(BaseModel):
                     "distributed.strategy fsdp shards large language models; the symbolic "
                     "agent's network is small: use data_parallel"
                 )
+        if self.bc.episodes > 0:
+            if self.agent != "glam" or self.game is not None:
+                raise ValueError(
+                    "bc.episodes: behavioural cloning from the BabyAI bot trains the glam "
+                    "agent on a BabyAI-Text level (no game, agent glam)"
+                )
+            if self.distributed.strategy == "fsdp":
+                raise ValueError("bc.episodes: cloning a sharded policy is not supported")
         for name in sorted(set(DRRN_MANAGED_FIELDS) & self.drrn.model_fields_set):
             raise ValueError(f"drrn.{name} is managed by {DRRN_MANAGED_FIELDS[name]}")
         if self.agent == "drrn" and self.distributed.strategy == "fsdp":

@@ -53,7 +53,7 @@ from typing import Any
 
 import torch
 
-from glam_apps import __version__
+from glam_apps import __version__, cloning
 from glam_apps.agents import PolicyAgent
 from glam_apps.atomic import (
     append_jsonl,
@@ -285,7 +285,7 @@ _MODEL_FIELDS = (
 )  # fmt: skip
 #: Sections whose fields are each ruled; the others are ruled whole.
 _RULED_SECTIONS = ("run", "ppo", "env", "policy", "distributed")
-_WHOLE_SECTIONS = ("agent", "symbolic", "drrn", "game", "default_model")
+_WHOLE_SECTIONS = ("agent", "symbolic", "drrn", "bc", "game", "default_model")
 
 #: What a changed field does on ``--resume --set``: every ``run.*`` and ``ppo.*`` field
 #: is here (a test checks it), so none can be recorded in config.yaml and ignored.
@@ -349,6 +349,7 @@ RESUME_RULES: dict[str, tuple[str, str]] = {
     "agent": (REFUSED, _SAME_MODEL),
     "symbolic": (REFUSED, _SAME_MODEL),
     "drrn": (REFUSED, "the checkpoint's network, vocabulary, replay and schedule follow it"),
+    "bc": (REFUSED, "the cloning happened before the first update the checkpoint holds"),
     **{f"policy.{name}": (REFUSED, _SAME_MODEL) for name in _MODEL_FIELDS},
     "policy.dtype": (REFUSED, "the checkpoint's weights and optimizer moments are in its dtype"),
     "policy.revision": (REFUSED, _SAME_MODEL),
@@ -838,9 +839,28 @@ def _train_in(
                     f"{launch.world_size} ranks ({config.distributed.strategy}): "
                     f"{config.run.num_envs // launch.world_size} envs each"
                 )
+        if config.bc.episodes > 0:
+            _behavior_cloning(session)
         return _learn(session, trainer, handle_signals)
     finally:
         session.close()
+
+
+def _behavior_cloning(session: _Session) -> None:
+    """Clone the bot before the first update (a fresh run; see ``glam_apps.cloning``).
+
+    Rank 0 collects the demonstrations into the run directory first; every rank
+    then clones the same data identically, so the replicas stay equal.
+    """
+    run, launch = session.run, session.launch
+    demonstrations = run.root / cloning.DEMONSTRATIONS_FILE
+    with main_rank_first(launch):
+        if launch.is_main:
+            cloning.collect(session.config, run.root, session.hooks.event)
+    metrics = run.root / cloning.METRICS_FILE if launch.is_main else None
+    if metrics is not None:  # a restarted attempt clones again from the start
+        metrics.unlink(missing_ok=True)
+    cloning.clone(session.policy, session.config, demonstrations, metrics, session.hooks.event)
 
 
 def resume(

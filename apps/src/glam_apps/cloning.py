@@ -1,0 +1,78 @@
+"""Behavioural cloning before PPO: the bot's demonstrations, then the policy's own logits.
+
+``bc.episodes > 0`` in a run's config makes ``glam train`` start a fresh run by
+letting the BabyAI bot play that many episodes of the training level (seeds
+``bc.seed``, ``bc.seed + 1``, ...; away from training and evaluation seeds), writing
+its solved ones to ``RUN_DIR/demonstrations.jsonl`` (glam_env.demonstrations), and
+fine-tuning the LLM policy to pick the bot's action among the admissible ones
+(glam_policy.behavior_cloning), with one JSON line per epoch in ``RUN_DIR/bc.jsonl``.
+PPO then continues from the cloned policy (the paper's code offers BC as a
+separate stage; here it is PPO's starting point, or the whole of training with
+``run.total_steps`` of a single update).
+
+The demonstrations are data: ``read_demonstrations`` validates every line and
+runs nothing. A run killed during this stage has no checkpoint yet, so ``--resume``
+starts it again from the beginning, cloning included (deterministic: same result).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from glam_apps.atomic import append_jsonl
+from glam_apps.config import TrainConfig
+from glam_env.demonstrations import collect_demonstrations, read_demonstrations
+from glam_policy.behavior_cloning import BCEpochMetrics, train_behavior_cloning
+
+logger = logging.getLogger(__name__)
+
+DEMONSTRATIONS_FILE = "demonstrations.jsonl"
+METRICS_FILE = "bc.jsonl"
+
+
+def collect(config: TrainConfig, root: Path, event: Callable[[str], None]) -> Path:
+    """Rank 0: the bot's demonstrations of the run's level, written into the run directory."""
+    path = root / DEMONSTRATIONS_FILE
+    event(f"collecting {config.bc.episodes} bot demonstrations of {config.env.level}")
+    header = collect_demonstrations(
+        config.env, config.bc.episodes, config.bc.seed, path, overwrite=True
+    )
+    event(
+        f"demonstrations: {header.steps} decisions from {header.episodes} solved episodes "
+        f"({header.skipped} skipped) in {path.name}"
+    )
+    return path
+
+
+def clone(
+    policy: Any,
+    config: TrainConfig,
+    demonstrations: Path,
+    metrics_path: Path | None,
+    event: Callable[[str], None],
+) -> None:
+    """Fine-tune ``policy`` in place on ``demonstrations`` (every rank, identically)."""
+    steps = read_demonstrations(demonstrations).steps
+
+    def on_epoch(epoch: BCEpochMetrics) -> None:
+        record = epoch.to_dict()
+        if metrics_path is not None:
+            append_jsonl(metrics_path, record)
+        held = epoch.validation
+        detail = (
+            f"held-out expert-action probability {held.expert_probability:.3f}, "
+            f"accuracy {held.accuracy:.3f}"
+            if held is not None
+            else f"training accuracy {epoch.train_accuracy:.3f}"
+        )
+        event(f"behavioural cloning epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, {detail}")
+
+    result = train_behavior_cloning(policy, steps, config.bc.training, on_epoch=on_epoch)
+    if result.initial is not None:
+        logger.info(
+            "behavioural cloning: held-out expert-action probability %.3f before",
+            result.initial.expert_probability,
+        )
