@@ -30,3 +30,14 @@ def test_console_script_unknown_command_is_one_clear_error() -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "no-such-command" in result.stderr
+
+
+def test_train_help_names_every_packaged_config() -> None:
+    import inspect
+
+    from glam_apps import cli
+    from glam_apps.defaults import packaged_config_names
+
+    source = inspect.getsource(cli.train)
+    for name in packaged_config_names():
+        assert name in source, name

@@ -95,7 +95,8 @@ def train(
         typer.Option(
             "--config",
             "-c",
-            help="A packaged config (quickstart, paper) or a YAML file. Default: quickstart.",
+            help="A packaged config (quickstart, paper, tictactoe, coin_collector, "
+            "symbolic_ppo, drrn) or a YAML file. Default: quickstart.",
         ),
     ] = None,
     overrides: Annotated[
@@ -130,7 +131,7 @@ def train(
         bool, typer.Option("--trust-remote-code", help=_TRUST_HELP)
     ] = False,
 ) -> None:
-    """Train an LLM agent with PPO. With no arguments: the offline quickstart."""
+    """Train an agent (LLM + PPO; or agent: symbolic-ppo, drrn). No arguments: the quickstart."""
     import yaml
 
     from glam_apps.defaults import load_train_config
