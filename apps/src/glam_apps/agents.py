@@ -100,7 +100,7 @@ _SIGHT = re.compile(
 )
 
 
-class KeywordAgent:
+class KeywordAgent(RandomAgent):
     """A scripted rule over BabyAI-Text's sentences: the floor any learner must beat.
 
     It reads the mission's verb, colour and object, looks for a matching "You see"
@@ -114,14 +114,8 @@ class KeywordAgent:
     ACTIONS = ("turn left", "turn right", "go forward", "pick up", "drop", "toggle")
 
     def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed)  # its generator plays the missions the rule cannot read
         self.name = "keyword"
-        self.rng = np.random.default_rng(seed)
-
-    def reseed(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def start(self, slot: int, env: Any) -> None:
-        pass
 
     def act(self, slots: Sequence[int], observations: Sequence[dict[str, Any]]) -> list[int]:
         return [self._act(obs) for obs in observations]

@@ -9,17 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from glam_ppo.checkpoint import (
-    load_module_tensors,
-    load_tensors,
-    module_tensors,
-    read_json,
-    save_tensors,
-    write_json_atomic,
-)
 from glam_ppo.drrn.config import DRRNConfig
 from glam_ppo.drrn.policy import DRRNPolicy
-from glam_ppo.errors import CheckpointError
+from glam_ppo.saved_modules import load_module, save_module
 
 WEIGHTS_FILE = "drrn_policy.safetensors"
 ARGUMENTS_FILE = "drrn_policy.json"
@@ -33,24 +25,28 @@ def save_drrn_policy(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``policy`` (trained with ``config``) and ``extra`` JSON data to ``directory``."""
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    tensors, _ = module_tensors(policy.network, trainable_only=False)
-    save_tensors(target / WEIGHTS_FILE, tensors)
-    write_json_atomic(
-        target / ARGUMENTS_FILE,
-        {
-            "format": SAVED_FORMAT,
-            "config": config.model_dump(mode="json"),
-            "vocabulary": policy.tokenizer.state_dict(),
-            "extra": extra or {},
-        },
-    )
-    return target
+    arguments = {
+        "format": SAVED_FORMAT,
+        "config": config.model_dump(mode="json"),
+        "vocabulary": policy.tokenizer.state_dict(),
+        "extra": extra or {},
+    }
+    return save_module(policy.network, directory, (WEIGHTS_FILE, ARGUMENTS_FILE), arguments)
 
 
 def is_saved_drrn_policy(directory: str | Path) -> bool:
     return (Path(directory) / ARGUMENTS_FILE).is_file()
+
+
+def _build(arguments: dict[str, Any]) -> DRRNPolicy:
+    if arguments.get("format") != SAVED_FORMAT:
+        raise ValueError(f"unknown format {arguments.get('format')!r}")
+    config = DRRNConfig.model_validate(arguments["config"]).model_copy(
+        update={"device": "cpu", "checkpoint_dir": None}
+    )
+    policy = DRRNPolicy.from_config(config)
+    policy.tokenizer.load_state_dict(arguments["vocabulary"])
+    return policy
 
 
 def load_drrn_policy(directory: str | Path) -> tuple[DRRNPolicy, dict[str, Any]]:
@@ -58,26 +54,12 @@ def load_drrn_policy(directory: str | Path) -> tuple[DRRNPolicy, dict[str, Any]]
 
     A damaged or foreign file is a :class:`~glam_ppo.errors.CheckpointError` naming it.
     """
-    path = Path(directory)
-    arguments = read_json(path / ARGUMENTS_FILE)
-    try:
-        if arguments.get("format") != SAVED_FORMAT:
-            raise ValueError(f"unknown format {arguments.get('format')!r}")
-        config = DRRNConfig.model_validate(arguments["config"]).model_copy(
-            update={"device": "cpu", "checkpoint_dir": None}
-        )
-        policy = DRRNPolicy.from_config(config)
-        policy.tokenizer.load_state_dict(arguments["vocabulary"])
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise CheckpointError(
-            f"{path / ARGUMENTS_FILE} does not describe a DRRN policy: {error}"
-        ) from error
-    tensors = load_tensors(path / WEIGHTS_FILE)
-    try:
-        load_module_tensors(policy.network, tensors, {}, trainable_only=False)
-    except (CheckpointError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{path / WEIGHTS_FILE} does not fit its arguments: {error}"
-        ) from error
+    policy, arguments = load_module(
+        directory,
+        (WEIGHTS_FILE, ARGUMENTS_FILE),
+        _build,
+        weights_of=lambda policy: policy.network,
+        what="DRRN policy",
+    )
     policy.train(False)
     return policy, dict(arguments.get("extra") or {})

@@ -51,15 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
 
-from glam_ppo.checkpoint import (
-    load_module_tensors,
-    load_tensors,
-    module_tensors,
-    read_json,
-    save_tensors,
-    write_json_atomic,
-)
-from glam_ppo.errors import CheckpointError
+from glam_ppo.saved_modules import load_module, save_module
 
 __all__ = [
     "DIRECTION_KEY",
@@ -335,29 +327,36 @@ def save_symbolic_policy(
     ``extra`` (JSON data) is stored beside them, e.g. the environment settings the
     policy was trained with. Nothing is pickled; the files are written atomically.
     """
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    tensors, _ = module_tensors(policy, trainable_only=False)
-    save_tensors(target / WEIGHTS_FILE, tensors)
-    write_json_atomic(
-        target / ARGUMENTS_FILE,
-        {
-            "format": SAVED_FORMAT,
-            "num_actions": policy.num_actions,
-            "vocab_size": policy.vocab_size,
-            "config": policy.config.model_dump(mode="json"),
-            "view_size": policy.view_size,
-            "cell_values": list(policy.cell_values),
-            "num_frames": policy.num_frames,
-            "use_direction": policy.use_direction,
-            "extra": extra or {},
-        },
-    )
-    return target
+    arguments = {
+        "format": SAVED_FORMAT,
+        "num_actions": policy.num_actions,
+        "vocab_size": policy.vocab_size,
+        "config": policy.config.model_dump(mode="json"),
+        "view_size": policy.view_size,
+        "cell_values": list(policy.cell_values),
+        "num_frames": policy.num_frames,
+        "use_direction": policy.use_direction,
+        "extra": extra or {},
+    }
+    return save_module(policy, directory, (WEIGHTS_FILE, ARGUMENTS_FILE), arguments)
 
 
 def is_saved_symbolic_policy(directory: str | Path) -> bool:
     return (Path(directory) / ARGUMENTS_FILE).is_file()
+
+
+def _build(arguments: dict[str, Any]) -> SymbolicActorCritic:
+    if arguments.get("format") != SAVED_FORMAT:
+        raise ValueError(f"unknown format {arguments.get('format')!r}")
+    return SymbolicActorCritic(
+        int(arguments["num_actions"]),
+        int(arguments["vocab_size"]),
+        SymbolicNetworkConfig.model_validate(arguments["config"]),
+        view_size=int(arguments["view_size"]),
+        cell_values=[int(v) for v in arguments["cell_values"]],
+        num_frames=int(arguments["num_frames"]),
+        use_direction=bool(arguments["use_direction"]),
+    )
 
 
 def load_symbolic_policy(directory: str | Path) -> tuple[SymbolicActorCritic, dict[str, Any]]:
@@ -365,29 +364,7 @@ def load_symbolic_policy(directory: str | Path) -> tuple[SymbolicActorCritic, di
 
     A damaged or foreign file is a :class:`~glam_ppo.errors.CheckpointError` naming it.
     """
-    path = Path(directory)
-    arguments = read_json(path / ARGUMENTS_FILE)
-    try:
-        if arguments.get("format") != SAVED_FORMAT:
-            raise ValueError(f"unknown format {arguments.get('format')!r}")
-        policy = SymbolicActorCritic(
-            int(arguments["num_actions"]),
-            int(arguments["vocab_size"]),
-            SymbolicNetworkConfig.model_validate(arguments["config"]),
-            view_size=int(arguments["view_size"]),
-            cell_values=[int(v) for v in arguments["cell_values"]],
-            num_frames=int(arguments["num_frames"]),
-            use_direction=bool(arguments["use_direction"]),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise CheckpointError(
-            f"{path / ARGUMENTS_FILE} does not describe a symbolic policy: {error}"
-        ) from error
-    tensors = load_tensors(path / WEIGHTS_FILE)
-    try:
-        load_module_tensors(policy, tensors, {}, trainable_only=False)
-    except (CheckpointError, RuntimeError) as error:
-        raise CheckpointError(
-            f"{path / WEIGHTS_FILE} does not fit its arguments: {error}"
-        ) from error
+    policy, arguments = load_module(
+        directory, (WEIGHTS_FILE, ARGUMENTS_FILE), _build, what="symbolic policy"
+    )
     return policy, dict(arguments.get("extra") or {})
