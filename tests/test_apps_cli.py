@@ -52,7 +52,11 @@ def test_train_writes_the_run_directory(trained_runs: dict[str, Path]) -> None:
     evaluations = (run / "eval" / "evaluations.jsonl").read_text().splitlines()
     assert [json.loads(line)["global_step"] for line in evaluations] == [8, 16]
     final = json.loads((run / "eval" / "final.json").read_text())
-    assert [r["name"] for r in final["results"]] == ["no change", "random baseline"]
+    assert [r["name"] for r in final["results"]] == [
+        "no change",
+        "random baseline",
+        "keyword baseline",
+    ]
     assert final["ci_method"] == "wilson"
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
 
