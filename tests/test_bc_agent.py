@@ -41,3 +41,26 @@ def test_bc_needs_the_glam_agent_on_babyai(glam: Callable, tmp_path: Path) -> No
                   "--run-dir", str(tmp_path / "r"))  # fmt: skip
     assert result.code == 2 and "Traceback" not in result.stderr
     assert "bc.episodes" in result.stderr
+
+
+def test_glam_clone_saves_a_policy_that_evaluates_and_continues(
+    tmp_path: Path, tiny_args: Callable[..., list[str]], glam: Callable
+) -> None:
+    out = tmp_path / "cloned"
+    args = [*tiny_args("env.max_steps=12"), "--set", "bc.training.epochs=1"]
+    result = glam("clone", "--out", str(out), "--episodes", "6", *args)
+    assert result.code == 0, result.stderr
+    for name in ("policy_config.json", "heads.safetensors", "demonstrations.jsonl", "bc.jsonl"):
+        assert (out / name).is_file(), name
+    result = glam("evaluate", str(out), "--suite", "level", "--level", "GoToRedBallNoDists",
+                  "--episodes", "2", "--out", str(tmp_path / "eval"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    result = glam("train", *tiny_args("run.total_steps=8", "env.max_steps=12"),
+                  "--model", str(out / "lm"), "--run-dir", str(tmp_path / "ppo"),
+                  "--no-progress")  # fmt: skip
+    assert result.code == 0, result.stderr
+    again = glam("clone", "--out", str(out), "--episodes", "6", *args)
+    assert again.code == 2 and "already exists" in again.stderr
+    none = glam("clone", "--out", str(tmp_path / "none"), *args)
+    assert none.code == 2 and "bc.episodes" in none.stderr
+    assert not (tmp_path / "none").exists()

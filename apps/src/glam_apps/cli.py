@@ -85,6 +85,50 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return format(value, spec)
 
 
+# ---------------------------------------------------------------------- clone
+
+
+@app.command()
+def clone(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the cloned policy (new).")],
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", help="A packaged config or a YAML file (its env, policy, bc)."
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a config key (repeatable)."),
+    ] = None,
+    episodes: Annotated[
+        int | None,
+        typer.Option("--episodes", help="Bot episodes to clone (bc.episodes).", min=1),
+    ] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help=_TRUST_HELP)
+    ] = False,
+) -> None:
+    """Behavioural cloning from the BabyAI bot alone: a saved policy, no PPO.
+
+    The result evaluates with `glam evaluate OUT`; `glam train --model OUT/lm`
+    continues it with PPO (or clone inside a run: `glam train --set bc.episodes=N`).
+    """
+    from glam_apps.cloning import clone_policy
+    from glam_apps.defaults import load_train_config
+
+    settings = list(overrides or [])
+    if episodes is not None:
+        settings.append(f"bc.episodes={episodes}")
+    _quiet_transformers()
+    clone_policy(
+        load_train_config(config, settings),
+        out,
+        event=lambda message: console.print(message, soft_wrap=True),
+        trust_remote_code=trust_remote_code,
+    )
+
+
 # ---------------------------------------------------------------------- train
 
 

@@ -22,8 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from glam_apps.atomic import append_jsonl
+from glam_apps.atomic import append_jsonl, atomic_directory, atomic_write_yaml
 from glam_apps.config import TrainConfig
+from glam_apps.errors import UserError
+from glam_apps.policies import CHECKPOINT_CONFIG, apply_trust_flag, build_policy
 from glam_env.demonstrations import collect_demonstrations, read_demonstrations
 from glam_policy.behavior_cloning import BCEpochMetrics, train_behavior_cloning
 
@@ -76,3 +78,39 @@ def clone(
             "behavioural cloning: held-out expert-action probability %.3f before",
             result.initial.expert_probability,
         )
+
+
+def clone_policy(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    event: Callable[[str], None] = logger.info,
+    trust_remote_code: bool = False,
+) -> Path:
+    """Behavioural cloning alone: the bot's demonstrations, a cloned policy saved to ``out``.
+
+    ``out`` becomes a saved policy (``glam evaluate OUT``; ``OUT/lm`` is a model
+    directory that ``glam train --model OUT/lm`` continues with PPO, new heads)
+    holding also ``demonstrations.jsonl``, ``bc.jsonl`` and the ``glam_config.yaml``
+    it was made with. It is built under a temporary name and renamed when complete;
+    an existing ``out`` is refused.
+    """
+    target = Path(out)
+    if target.exists():
+        raise UserError(f"{target} already exists: choose another --out or remove it")
+    if config.bc.episodes < 1:
+        raise UserError("behavioural cloning needs demonstrations: set bc.episodes (or --episodes)")
+    config = apply_trust_flag(config, trust_remote_code, "the config")
+    if config.uses_offline_default:
+        event("preparing the offline default model (built once, then cached)")
+    policy = build_policy(config)
+    with atomic_directory(target) as staging:
+        demonstrations = collect(config, staging, event)
+        clone(policy, config, demonstrations, staging / METRICS_FILE, event)
+        policy.save_pretrained(staging / "policy")
+        for item in (staging / "policy").iterdir():  # the policy's files at the top
+            item.rename(staging / item.name)
+        (staging / "policy").rmdir()
+        atomic_write_yaml(staging / CHECKPOINT_CONFIG, config.to_yaml_dict())
+    event(f"cloned policy saved to {target}")
+    return target
