@@ -97,6 +97,11 @@ from glam_ppo.schedules import schedule_factor
 
 logger = logging.getLogger(__name__)
 
+#: What trains a run: PPO (the ``glam`` and ``symbolic-ppo`` agents) or DRRN. Both
+#: take glam_ppo callbacks and share the counters, checkpoints and stop requests
+#: the run directory needs.
+Trainer = PPO | DRRN
+
 BEST_FILE = "best.json"
 
 
@@ -411,14 +416,14 @@ def resume_changes(saved: TrainConfig, config: TrainConfig, check: bool = True) 
     return applied
 
 
-def _group_settings(trainer: PPO) -> list[dict[str, Any]]:
+def _group_settings(trainer: Trainer) -> list[dict[str, Any]]:
     return [
         {key: group[key] for key in _GROUP_SETTINGS if key in group}
         for group in trainer.optimizer.param_groups
     ]
 
 
-def _apply_group_settings(trainer: PPO, settings: list[dict[str, Any]]) -> None:
+def _apply_group_settings(trainer: Trainer, settings: list[dict[str, Any]]) -> None:
     """Put the config's learning rates and Adam settings back after loading a checkpoint.
 
     ``load_checkpoint`` restores the optimizer's groups as saved; the run's config
@@ -443,15 +448,15 @@ class RunCallback(Callback):
         self.recent: deque[tuple[float, float]] = deque(maxlen=100)
         self.last_checkpoint_iteration = -1
 
-    def on_training_start(self, trainer: PPO) -> None:
+    def on_training_start(self, trainer: Trainer) -> None:
         if self.session.hooks.on_start is not None:
             self.session.hooks.on_start(self.progress(trainer, {}))
 
-    def on_episode_end(self, trainer: PPO, episode: Any) -> None:
+    def on_episode_end(self, trainer: Trainer, episode: Any) -> None:
         success = float(bool(episode.success)) if episode.success is not None else math.nan
         self.recent.append((success, float(episode.episode_return)))
 
-    def progress(self, trainer: PPO, metrics: dict[str, float]) -> Progress:
+    def progress(self, trainer: Trainer, metrics: dict[str, float]) -> Progress:
         successes = [s for s, _ in self.recent if not math.isnan(s)]
         returns = [r for _, r in self.recent]
         return Progress(
@@ -465,7 +470,7 @@ class RunCallback(Callback):
             eval_success=self.session.last_eval_success,
         )
 
-    def on_update_end(self, trainer: PPO, metrics: dict[str, float]) -> None:
+    def on_update_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         session = self.session
         every = session.config.updates_for(session.config.run.eval_every)
         if every is not None and trainer.iteration % every == 0:
@@ -476,11 +481,11 @@ class RunCallback(Callback):
         if any_rank(session.launch, session.stop.is_set()):
             trainer.request_stop()
 
-    def on_checkpoint_staged(self, trainer: PPO, staging: Path) -> None:
+    def on_checkpoint_staged(self, trainer: Trainer, staging: Path) -> None:
         # Inside the checkpoint before it is committed: a kill never leaves one without it.
         atomic_write_yaml(staging / CHECKPOINT_CONFIG, self.session.config.to_yaml_dict())
 
-    def on_checkpoint(self, trainer: PPO, path: Path) -> None:
+    def on_checkpoint(self, trainer: Trainer, path: Path) -> None:
         self.last_checkpoint_iteration = trainer.iteration
         if not self.session.launch.is_main:
             return
@@ -521,7 +526,7 @@ class _Session:
         self.last_eval: tuple[int, EvaluationReport] | None = None
         self.policy: Any = None
         self.saver: PolicySaver | None = None
-        self.trainer: PPO | None = None
+        self.trainer: Trainer | None = None
         self.callback = RunCallback(self)
         self._eval_writer: Any = None
         #: Env steps of the last evaluation (known on every rank, unlike its report).
@@ -566,7 +571,7 @@ class _Session:
         except ValueError as error:
             raise UserError(str(error)) from None
 
-    def build(self) -> PPO:
+    def build(self) -> Trainer:
         config = self.config
         num_envs, _ = self.per_rank()
         if config.run.torch_threads is not None:
@@ -610,7 +615,7 @@ class _Session:
             ]
         return [self.callback]
 
-    def _build_drrn(self, num_envs: int) -> Any:
+    def _build_drrn(self, num_envs: int) -> DRRN:
         """The DRRN trainer (one process: Q-learning has no data-parallel mode here)."""
         if self.launch.world_size > 1:
             raise UserError("agent drrn trains in one process: launch it without torchrun")
@@ -648,7 +653,7 @@ class _Session:
             num_envs=run.eval_num_envs,
         )
 
-    def periodic_evaluation(self, trainer: PPO) -> EvaluationReport | None:
+    def periodic_evaluation(self, trainer: Trainer) -> EvaluationReport | None:
         """Evaluate and record; a new best policy is saved. Every rank calls this.
 
         Rank 0 plays the episodes while the others wait (a sharded policy is gathered
@@ -682,7 +687,9 @@ class _Session:
             if self.launch.distributed:
                 DistributedContext().barrier()
 
-    def _evaluate_and_record(self, trainer: PPO) -> tuple[EvaluationReport, dict[str, Any], bool]:
+    def _evaluate_and_record(
+        self, trainer: Trainer
+    ) -> tuple[EvaluationReport, dict[str, Any], bool]:
         """Rank 0: evaluate, append the record, update the best success."""
         self.hooks.event(f"evaluating at {trainer.global_step} env steps")
         report = self._evaluate(self._policy_agent())
@@ -1060,7 +1067,7 @@ def _resume_planned(
         session.close()
 
 
-def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult:
+def _learn(session: _Session, trainer: Trainer, handle_signals: bool) -> TrainResult:
     start = time.perf_counter()
     run = session.run
     try:
@@ -1111,7 +1118,7 @@ def _learn(session: _Session, trainer: PPO, handle_signals: bool) -> TrainResult
 
 
 def _finalize(
-    session: _Session, trainer: PPO, result: TrainResult, start: float, handle_signals: bool
+    session: _Session, trainer: Trainer, result: TrainResult, start: float, handle_signals: bool
 ) -> TrainResult:
     """:func:`_finish`, where a signal stops at once and leaves a run ``--resume`` finalizes.
 
@@ -1140,7 +1147,7 @@ def _finalize(
     return result
 
 
-def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
+def _finish(session: _Session, trainer: Trainer, result: TrainResult) -> None:
     """Final policy, final evaluation (with baselines on the same seeds), status.
 
     Every rank calls this; rank 0 evaluates and writes while the others wait.
@@ -1154,7 +1161,7 @@ def _finish(session: _Session, trainer: PPO, result: TrainResult) -> None:
             _final_report(session, trainer, result)
 
 
-def _final_report(session: _Session, trainer: PPO, result: TrainResult) -> None:
+def _final_report(session: _Session, trainer: Trainer, result: TrainResult) -> None:
     """Rank 0: the final evaluation's report with the baselines, and the status."""
     run, config = session.run, session.config
     assert session.last_eval is not None and session.last_eval[0] == trainer.global_step
