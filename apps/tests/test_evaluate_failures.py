@@ -154,3 +154,15 @@ def test_npae_plays_every_test_of_the_paper_suite(
     assert names == [t.name for t in suite_tests("paper", "GoToRedBallNoDists")]
     assert "synonym actions" in names and "French" in names
     assert all(r["episodes"] == 1 and r["mean_length"] > 0 for r in data["results"])
+
+
+def test_an_unknown_level_is_one_short_line_with_close_matches(
+    run_glam: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    code, _, err = run_glam(
+        "evaluate", "random", "--suite", "level", "--level", "PickupLocal", "--out", str(tmp_path)
+    )
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert "Did you mean" in err and "list_levels()" in err
+    assert "pydantic.dev" not in err and len(err) < 700

@@ -22,6 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from glam_apps.config_io import format_validation_error
 from glam_apps.errors import UserError
 from glam_env import PAPER_LEVELS, BabyAITextConfig
 from glam_env.levels import resolve_level_name
@@ -120,5 +123,7 @@ def env_config_for_test(base: BabyAITextConfig, test: TestSpec) -> BabyAITextCon
             data["family_weights"] = None
     try:
         return BabyAITextConfig.model_validate(data)
+    except ValidationError as error:
+        raise UserError(f"test {test.name!r}: {format_validation_error(error)}") from error
     except ValueError as error:
         raise UserError(f"test {test.name!r}: {error}") from error

@@ -24,8 +24,12 @@ class UnknownLevelError(GlamEnvError, ValueError):
         valid = sorted(valid)
         close = difflib.get_close_matches(name, valid, n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        # The paper's levels name the common case; the full list (100+) would bury
+        # the hint, so it is one call away instead.
+        paper = [v for v in valid if v.endswith(("Local", "French"))][:8]
         super().__init__(
-            f"unknown level {name!r}.{hint} Valid levels ({len(valid)}): {', '.join(valid)}"
+            f"unknown level {name!r}.{hint} {len(valid)} levels exist, e.g. "
+            f"{', '.join(paper)}; glam_env.list_levels() lists them all"
         )
         self.name = name
         self.close_matches = tuple(close)
