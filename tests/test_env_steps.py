@@ -25,6 +25,7 @@ def test_counted_steps_are_transitions(
         "--no-progress",
     )
     assert result.code == 0, result.stderr
+    assert f"glam evaluate {run} --suite paper" in result.stderr  # what to do next
     records = read_jsonl(run / "metrics.jsonl")
     assert sum(r["episodes"] for r in records) >= 8  # episodes did end mid-rollout
     assert [r["batch_size"] for r in records] == [8.0] * len(records)

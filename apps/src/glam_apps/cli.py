@@ -324,6 +324,17 @@ def _train_summary(result: Any) -> None:
     )
     if result.status == "interrupted":
         console.print(f"continue with: glam train --resume {result.run_dir}", highlight=False)
+    elif result.status == "finished":
+        run = result.run_dir
+        console.print(
+            "next:\n"
+            f"  glam evaluate {run} --suite paper      # the generalization tests\n"
+            f"  glam plot {run} -o curves.png          # learning curves\n"
+            f"  tensorboard --logdir {run}/tensorboard\n"
+            f"  glam train --resume {run} --set run.total_steps=<more>   # train longer",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # ---------------------------------------------------------------------- evaluate
