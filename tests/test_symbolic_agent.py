@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def test_symbolic_ppo_trains_resumes_and_evaluates(tmp_path: Path, glam: Callabl
     a = load_file(straight / "checkpoints" / "final" / "symbolic_policy.safetensors")
     b = load_file(stopped / "checkpoints" / "final" / "symbolic_policy.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    result = glam("evaluate", str(straight), "--suite", "paper", "--episodes", "1",
+                  "--out", str(tmp_path / "paper"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "not played: goal: I would like, goal: you have to" in result.stderr
+    (report,) = (tmp_path / "paper").glob("*.json")
+    data = json.loads(report.read_text())
+    names = [r["name"] for r in data["results"]]
+    # The goal phrasings change only the prompt, which the symbolic agent never reads.
+    assert data["metadata"]["not_applicable"] == ["goal: I would like", "goal: you have to"]
+    assert "invented nouns" in names and "French" in names and "goal: you have to" not in names
 
     for agent in (straight, straight / "checkpoints" / "final"):
         result = glam("evaluate", str(agent), "--suite", "level", "--episodes", "3",

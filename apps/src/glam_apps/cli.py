@@ -466,6 +466,13 @@ def evaluate(
         trust_remote_code=trust_remote_code,
     )
     out.print(rich_table(report))
+    skipped = report.metadata.get("not_applicable")
+    if skipped:
+        console.print(
+            f"not played: {', '.join(skipped)} ({report.metadata['not_applicable_reason']})",
+            highlight=False,
+            soft_wrap=True,
+        )
     for path in written:
         console.print(f"wrote {path}", highlight=False)
     if report.failures:

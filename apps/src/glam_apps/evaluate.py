@@ -191,6 +191,9 @@ class LoadedAgent:
     metadata: dict[str, Any] | None = None
     game: GameSection | None = None
     """Another text game (``TrainConfig.game``) to play instead of ``env_config``."""
+    reads_prompt: bool = True
+    """Whether the agent reads a prompt template: the goal-phrasing tests change only
+    the template, so for an agent that does not (symbolic, DRRN) they are left out."""
 
 
 def load_agent(
@@ -237,8 +240,9 @@ def load_agent(
             f"{path.name} ({kind})",
             config.env,
             base_level=config.eval_level if config.game is not None else config.env.level,
-            metadata={"run_dir": str(path.resolve()), "checkpoint": kind},
+            metadata={"run_dir": str(path.resolve()), "checkpoint": kind, "agent": config.agent},
             game=config.game,
+            reads_prompt=config.agent == "glam",
         )
     if is_saved_baseline(path):
         policy, extra = load_baseline_saved(path)
@@ -258,6 +262,7 @@ def load_agent(
             base_level=game.gym_id if game is not None else env_config.level,
             metadata={"policy_dir": str(path.resolve())},
             game=game,
+            reads_prompt=False,
         )
     if (path / POLICY_CONFIG).is_file():
         policy = load_saved_policy(path, trust_remote_code=trust_remote_code, **overrides)
@@ -435,6 +440,19 @@ def evaluate_agent(
         if base_env.level != base_level:
             base_env = env_config_for_test(base_env, TestSpec("base", base_level))
         tests = suite_tests(suite, base_level)
+    not_applicable = (
+        []
+        if loaded.reads_prompt
+        else [test.name for test in tests if _only_changes_the_prompt(test, base_level)]
+    )
+    tests = [test for test in tests if test.name not in not_applicable]
+    if not_applicable:
+        metadata = {
+            **(metadata or {}),
+            "not_applicable": not_applicable,
+            "not_applicable_reason": "they change the prompt template, which this agent "
+            "does not read",
+        }
     agent = loaded.agent
     greedy = bool(getattr(agent, "greedy", greedy))  # the agent decides how it acts
     results: list[EvalResult] = []
@@ -490,6 +508,16 @@ def _one_line(error: BaseException) -> str:
     """``Type: message`` on one line, cut to :data:`MAX_ERROR_CHARS`."""
     text = " ".join(f"{type(error).__name__}: {error}".split())
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _only_changes_the_prompt(test: TestSpec, base_level: str) -> bool:
+    """A goal-phrasing test: the base level's game, another prompt template only."""
+    return (
+        test.template is not None
+        and test.variant is None
+        and not test.level_kwargs
+        and test.level == base_level
+    )
 
 
 def _test_env(loaded: LoadedAgent, base_env: BabyAITextConfig, test: TestSpec) -> EnvSpec:
