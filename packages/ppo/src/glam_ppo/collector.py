@@ -28,7 +28,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from glam_ppo import distributions as dist
 from glam_ppo.buffer import RolloutBuffer
-from glam_ppo.episode_replay import restore_vector_replay, supports_replay, vector_replay_states
+from glam_ppo.episode_replay import episodes_snapshot, restore_episodes_snapshot, supports_replay
 from glam_ppo.episodes import EpisodeRecord, EpisodeTracker
 from glam_ppo.errors import EnvironmentSpecError, PolicyOutputError
 from glam_ppo.observations import policy_input, stack_observations
@@ -112,21 +112,16 @@ class RolloutCollector:
         """The running episodes as JSON data, or ``None`` if they cannot be saved."""
         if self._obs is None or not self.can_save_episodes:
             return None
-        envs = vector_replay_states(self.env)
-        if envs is None:
+        snapshot = episodes_snapshot(self.env, self.tracker)
+        if snapshot is None:
             return None
-        return {
-            "envs": envs,
-            "pending_reset": self._pending_reset.tolist(),
-            "tracker": self.tracker.state_dict(),
-        }
+        return {**snapshot, "pending_reset": self._pending_reset.tolist()}
 
     def restore_episodes(self, state: dict[str, Any]) -> None:
         """Continue the episodes of :meth:`episode_state` (raises ``EpisodeReplayError``)."""
-        observations = restore_vector_replay(self.env, state["envs"])
+        observations = restore_episodes_snapshot(self.env, state, self.tracker)
         self._obs = stack_observations(self._single_space, observations)
         self._pending_reset = np.asarray(state["pending_reset"], dtype=bool)
-        self.tracker.load_state_dict(state["tracker"])
 
     def _act(self, obs: np.ndarray | list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         logits, values = self.policy(obs)

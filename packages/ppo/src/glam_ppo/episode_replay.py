@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,8 @@ import numpy as np
 from gymnasium.vector import VectorEnv
 
 from glam_ppo.errors import PPOError
+
+logger = logging.getLogger(__name__)
 
 #: Attribute through which a vector env reads (``get_attr``) or restores
 #: (``set_attr``) each sub-environment's episode.
@@ -259,3 +262,33 @@ def restore_vector_replay(env: VectorEnv, states: Sequence[dict[str, Any]]) -> l
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise EpisodeReplayError(f"environment {index}: {reason}{more}")
     return list(env.get_attr(OBSERVATION_ATTRIBUTE))
+
+
+def episodes_snapshot(env: VectorEnv, tracker: Any) -> dict[str, Any] | None:
+    """A trainer's running episodes: every sub-env's replay state and the episode
+    tracker's returns and lengths so far; ``None`` if a sub-env has not been reset."""
+    envs = vector_replay_states(env)
+    return None if envs is None else {"envs": envs, "tracker": tracker.state_dict()}
+
+
+def restore_episodes_snapshot(env: VectorEnv, snapshot: dict[str, Any], tracker: Any) -> list[Any]:
+    """Replay :func:`episodes_snapshot` into ``env`` and ``tracker``; the last observations.
+
+    Anything wrong with the snapshot, malformed or not reproduced, is an
+    :class:`EpisodeReplayError` (the caller falls back to seeded resets).
+    """
+    try:
+        observations = restore_vector_replay(env, snapshot["envs"])
+        tracker.load_state_dict(snapshot["tracker"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise EpisodeReplayError(f"malformed saved episodes: {error!r}") from error
+    return observations
+
+
+def warn_not_exact(reason: str) -> None:
+    """The one warning of a resume whose saved episodes could not be continued."""
+    logger.warning(
+        "the episodes in progress could not be restored (%s): the environments restart "
+        "from seeded resets, so this resume is not exact",
+        reason,
+    )

@@ -51,7 +51,7 @@ from glam_ppo.callbacks import Callback, CallbackList
 from glam_ppo.collector import RolloutCollector
 from glam_ppo.config import PPOConfig
 from glam_ppo.distributed import DistributedContext
-from glam_ppo.episode_replay import EpisodeReplayError
+from glam_ppo.episode_replay import EpisodeReplayError, warn_not_exact
 from glam_ppo.episodes import EpisodeRecord
 from glam_ppo.errors import CheckpointError, EnvironmentSpecError
 from glam_ppo.optim import apply_lr_factor, build_optimizer, remember_base_lrs
@@ -502,11 +502,7 @@ class PPO:
         if reasons:
             self.collector.invalidate()
             if saved[0] is not None:  # the episodes were saved but cannot be continued
-                logger.warning(
-                    "the episodes in progress could not be restored (%s): the environments "
-                    "restart from seeded resets, so this resume is not exact",
-                    reasons[0],
-                )
+                warn_not_exact(reasons[0])
 
     def _module(self) -> torch.nn.Module:
         if not isinstance(self.policy, torch.nn.Module):

@@ -52,9 +52,10 @@ from glam_ppo.drrn.policy import DRRNPolicy, admissible_actions, state_text
 from glam_ppo.drrn.replay import ReplayBuffer
 from glam_ppo.episode_replay import (
     EpisodeReplayError,
-    restore_vector_replay,
+    episodes_snapshot,
+    restore_episodes_snapshot,
     supports_replay,
-    vector_replay_states,
+    warn_not_exact,
 )
 from glam_ppo.episodes import EpisodeRecord, EpisodeTracker
 from glam_ppo.errors import CheckpointError, EnvironmentSpecError
@@ -142,6 +143,8 @@ class DRRN:
         self.replay_rng = _generator(seed, _REPLAY_STREAM)
         self.eval_rng = _generator(seed, _EVAL_STREAM)
         self.tracker = EpisodeTracker(self.num_envs)
+        #: Whether the running episodes can be saved (sub-envs wrapped in EpisodeReplay).
+        self._can_save_episodes = supports_replay(env)
         self.callbacks = CallbackList(callbacks)
         self.iteration = 0
         self.global_step = 0
@@ -501,29 +504,20 @@ class DRRN:
 
     def _episode_state(self) -> dict[str, Any] | None:
         """The running episodes (see ``glam_ppo.episode_replay``), or ``None`` if unsaveable."""
-        if self._obs is None or not supports_replay(self.env):
+        if self._obs is None or not self._can_save_episodes:
             return None
-        envs = vector_replay_states(self.env)
-        return None if envs is None else {"envs": envs, "tracker": self.tracker.state_dict()}
+        return episodes_snapshot(self.env, self.tracker)
 
     def _restore_episodes(self, episodes: dict[str, Any] | None) -> None:
         """Continue the saved episodes; without them (or if replay fails) reset the envs."""
         if episodes is None:
             return
-        if not supports_replay(self.env):
-            logger.warning(
-                "the checkpoint holds episodes in progress but the environments are not "
-                "wrapped in EpisodeReplay: they restart from seeded resets (not exact)"
-            )
+        if not self._can_save_episodes:
+            warn_not_exact("the environments are not wrapped in EpisodeReplay")
             return
         try:
-            observations = restore_vector_replay(self.env, episodes["envs"])
+            observations = restore_episodes_snapshot(self.env, episodes, self.tracker)
         except EpisodeReplayError as error:
-            logger.warning(
-                "the episodes in progress could not be restored (%s): the environments "
-                "restart from seeded resets, so this resume is not exact",
-                error,
-            )
+            warn_not_exact(str(error))
             return
         self._obs = list(observations)
-        self.tracker.load_state_dict(episodes["tracker"])
