@@ -71,6 +71,7 @@ from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
 from glam_apps.games import make_game_vector_env
 from glam_apps.policies import (
     CHECKPOINT_CONFIG,
+    COMPATIBILITY_KEYS,
     apply_trust_flag,
     build_policy,
     check_compatible,
@@ -283,11 +284,10 @@ _NEW_ENVS = (
     "dropped); refused where it changes the offline default model, built from the env's text"
 )
 _POLICY_READS = "read at every forward (the policy's prompts or scores change from now on)"
-#: The policy fields that decide its parameters (glam_apps.policies.COMPATIBILITY_KEYS).
-_MODEL_FIELDS = (
-    "model", "architecture", "pretrained", "keep_pretrained_embeddings", "head", "actions",
-    "action_head_hidden_sizes", "value_hidden_sizes", "value_activation", "finetuning", "lora",
-)  # fmt: skip
+#: The policy fields that decide its parameters: the checkpoint compatibility keys'.
+_MODEL_FIELDS = tuple(
+    key.removeprefix("policy.") for key in COMPATIBILITY_KEYS if key.startswith("policy.")
+)
 #: Sections whose fields are each ruled; the others are ruled whole.
 _RULED_SECTIONS = ("run", "ppo", "env", "policy", "distributed")
 _WHOLE_SECTIONS = ("agent", "symbolic", "drrn", "bc", "game", "default_model")
