@@ -6,9 +6,8 @@ letting the BabyAI bot play that many episodes of the training level (seeds
 its solved ones to ``RUN_DIR/demonstrations.jsonl`` (glam_env.demonstrations), and
 fine-tuning the LLM policy to pick the bot's action among the admissible ones
 (glam_policy.behavior_cloning), with one JSON line per epoch in ``RUN_DIR/bc.jsonl``.
-PPO then continues from the cloned policy (the paper's code offers BC as a
-separate stage; here it is PPO's starting point, or the whole of training with
-``run.total_steps`` of a single update).
+PPO then continues from the cloned policy. Cloning alone, with no PPO, is
+:func:`clone_policy` (``glam clone``): a saved policy instead of a run.
 
 The demonstrations are data: ``read_demonstrations`` validates every line and
 runs nothing. A run killed during this stage has no checkpoint yet, so ``--resume``
