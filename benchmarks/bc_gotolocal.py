@@ -13,7 +13,7 @@ any reinforcement learning. Steps:
 3. the cloned policy (greedy actions), the model before cloning (greedy), the random
    agent and the bot play ``--eval-episodes`` fresh episodes on fixed seeds
    (``--eval-seed`` onward, disjoint from the demonstration seeds) with
-   ``glam_apps.evaluate.run_episodes``; success with its 99% Wilson interval.
+   ``glam_apps.evaluation.evaluate.run_episodes``; success with its 99% Wilson interval.
 
 Every result is printed and appended as one JSON line to ``<out>/results.jsonl``;
 the cloned policy is saved in ``<out>/policy`` (``LLMPolicy.save_pretrained``).
@@ -39,11 +39,11 @@ from typing import Any
 
 import torch
 
-from glam_apps.agents import BotAgent, PolicyAgent, RandomAgent
-from glam_apps.defaults import default_train_config
-from glam_apps.evaluate import run_episodes
-from glam_apps.policies import build_policy, model_source
-from glam_apps.stats import summarize
+from glam_apps.config.packaged import default_train_config
+from glam_apps.evaluation.agents import BotAgent, PolicyAgent, RandomAgent
+from glam_apps.evaluation.evaluate import run_episodes
+from glam_apps.evaluation.stats import summarize
+from glam_apps.models.policies import build_policy, model_source
 from glam_env.demonstrations import collect_demonstrations, read_demonstrations
 from glam_policy.behavior_cloning import BCConfig, train_behavior_cloning
 

@@ -10,7 +10,7 @@ Nothing is downloaded. The script
    almost nothing), saved in Hugging Face format to a temporary folder;
 2. runs ``glam train --config paper`` with that model (32 envs x 40 steps, minibatch
    64, 4 epochs) for ``--updates`` PPO updates in each mode, one fresh process per
-   mode, training in-process through ``glam_apps.train.train`` so that the peak GPU
+   mode, training in-process through ``glam_apps.training.train.train`` so that the peak GPU
    memory (``torch.cuda.max_memory_allocated``) is read around the run itself:
 
    * ``fp32``: ``policy.dtype=float32 policy.autocast=off``;
@@ -225,8 +225,8 @@ def environment_info() -> dict[str, Any]:
 
 def corpus_texts_for(env_config: Any, episodes: int, seed: int) -> list[str]:
     """Prompts (every named template) and actions of random-action episodes of the level."""
-    from glam_apps.config import DefaultModelRecipe
-    from glam_apps.default_model import corpus_samples, corpus_texts
+    from glam_apps.config.schema import DefaultModelRecipe
+    from glam_apps.models.default_model import corpus_samples, corpus_texts
 
     recipe = DefaultModelRecipe(
         kind="encoder-decoder", size="nano", corpus_episodes=episodes, seed=seed
@@ -248,7 +248,7 @@ def build_model(
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from glam_apps.defaults import load_train_config
+    from glam_apps.config.packaged import load_train_config
     from glam_policy.tiny import (
         build_tiny_model,
         count_non_embedding_parameters,
@@ -324,7 +324,7 @@ def build_model(
 
 def sample_observations(env_config: Any, count: int, seed: int) -> list[dict[str, Any]]:
     """``count`` observations of the level after 2-4 random actions: full 3-step histories."""
-    from glam_apps.games import make_game
+    from glam_apps.games.envs import make_game
 
     rng = random.Random(seed)
     game = make_game(env_config)
@@ -348,7 +348,7 @@ def scoring_benchmark(config: Any, prompts: int, repeats: int) -> dict[str, Any]
     """(prompt, action) pairs scored per second by ``LLMPolicy.score``, median of ``repeats``."""
     import torch
 
-    from glam_apps.policies import build_policy
+    from glam_apps.models.policies import build_policy
 
     policy = build_policy(config)
     observations = sample_observations(config.env, prompts, seed=config.run.eval_seed)
@@ -401,8 +401,8 @@ def run_worker(spec_path: Path) -> int:
     _quiet_libraries()
     import torch
 
-    from glam_apps.defaults import load_train_config
-    from glam_apps.train import StopFlag, train
+    from glam_apps.config.packaged import load_train_config
+    from glam_apps.training.train import StopFlag, train
 
     result: dict[str, Any] = {
         "mode": spec["mode"],
@@ -491,7 +491,7 @@ def mode_overrides(
 
 def check_config(overrides: Sequence[str]) -> str | None:
     """Why this tree cannot load the mode's config (``None`` when it can)."""
-    from glam_apps.defaults import load_train_config
+    from glam_apps.config.packaged import load_train_config
     from glam_apps.errors import UserError
 
     try:

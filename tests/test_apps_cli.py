@@ -136,7 +136,7 @@ def test_policy_settings_of_a_zero_shot_model(glam, trained_runs, tmp_path: Path
 
 
 def test_play_a_scripted_game_through_stdin(glam, monkeypatch: pytest.MonkeyPatch) -> None:
-    from glam_apps.play import PlaySession
+    from glam_apps.games.play import PlaySession
 
     # Follow the bot's hints to the goal, typed as the player would type them.
     session = PlaySession("GoToRedBallNoDists", seed=3)

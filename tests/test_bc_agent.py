@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glam_apps.rundir import read_jsonl
+from glam_apps.runs.rundir import read_jsonl
 from glam_env.demonstrations import read_demonstrations
 
 pytestmark = pytest.mark.slow  # trains (briefly); still run by CI

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from glam_apps.defaults import default_train_config
-from glam_apps.games import make_game_vector_env
-from glam_apps.policies import build_policy
+from glam_apps.config.packaged import default_train_config
+from glam_apps.games.envs import make_game_vector_env
+from glam_apps.models.policies import build_policy
 from glam_env.demonstrations import collect_demonstrations, read_demonstrations
 from glam_policy import LLMPolicy
 from glam_policy.behavior_cloning import BCConfig, train_behavior_cloning

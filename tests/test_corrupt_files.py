@@ -91,8 +91,8 @@ def test_resume_with_a_truncated_state_json(glam, run_copy: Path, tree_digest) -
 
 def test_a_truncated_state_json_is_named_when_read(run_copy: Path) -> None:
     from glam_apps.errors import IncompatibleCheckpointError
-    from glam_apps.policies import build_policy, load_training_weights, read_run_config
-    from glam_apps.rundir import RunDir
+    from glam_apps.models.policies import build_policy, load_training_weights, read_run_config
+    from glam_apps.runs.rundir import RunDir
 
     damaged = run_copy / PERIODIC / "state.json"
     _damage(damaged, "truncated")
@@ -165,7 +165,7 @@ def test_a_nan_loss_is_one_line_exit_3_and_a_failed_run(
 def test_a_checkpoint_error_from_any_depth_is_one_line(
     glam, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import glam_apps.train
+    import glam_apps.training.train
     from glam_apps.cli import main
     from glam_ppo import CheckpointError
 
@@ -174,11 +174,11 @@ def test_a_checkpoint_error_from_any_depth_is_one_line(
     def fails(*args: Any, **kwargs: Any) -> None:
         raise CheckpointError(f"checkpoint file {damaged} is not valid JSON (truncated?)")
 
-    monkeypatch.setattr(glam_apps.train, "resume", fails)
+    monkeypatch.setattr(glam_apps.training.train, "resume", fails)
     line = _one_line(glam("train", "--resume", str(tmp_path)))
     assert str(damaged) in line
     with pytest.raises(CheckpointError):  # --debug shows the traceback
         main(["--debug", "train", "--resume", str(tmp_path)])
-    monkeypatch.setattr(glam_apps.train, "resume", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(glam_apps.training.train, "resume", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # a bug is never dressed up as bad input
         main(["train", "--resume", str(tmp_path)])

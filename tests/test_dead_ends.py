@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from safetensors.torch import load_file
 
-from glam_apps.rundir import RunDir, read_jsonl
+from glam_apps.runs.rundir import RunDir, read_jsonl
 from glam_ppo import checkpoint as ppo_checkpoint
 
 pytestmark = pytest.mark.slow  # trains (briefly); still run by CI
@@ -186,8 +186,8 @@ def test_a_run_killed_during_its_final_evaluation_is_finalized(
 def test_a_signal_during_the_final_evaluation_leaves_a_run_resume_finalizes(
     glam: Callable, tmp_path: Path, tiny_args: Callable[..., list[str]]
 ) -> None:
-    from glam_apps.defaults import load_train_config
-    from glam_apps.train import TrainHooks, train
+    from glam_apps.config.packaged import load_train_config
+    from glam_apps.training.train import TrainHooks, train
 
     run = tmp_path / "run"
     settings = [a for a in tiny_args("run.total_steps=8", f"run.run_dir={run}") if a != "--set"]
@@ -216,8 +216,8 @@ def test_a_signal_during_the_final_evaluation_leaves_a_run_resume_finalizes(
 def test_a_second_signal_says_what_stands(
     tmp_path: Path, tiny_args: Callable[..., list[str]]
 ) -> None:
-    from glam_apps.defaults import load_train_config
-    from glam_apps.train import TrainHooks, train
+    from glam_apps.config.packaged import load_train_config
+    from glam_apps.training.train import TrainHooks, train
 
     run = tmp_path / "run"
     settings = [a for a in tiny_args("run.total_steps=80", f"run.run_dir={run}") if a != "--set"]
@@ -271,7 +271,7 @@ def test_sigkill_before_the_first_checkpoint_then_resume(
 
 HOLDER = """
 import sys, time
-from glam_apps.rundir import RunDir, RunLock
+from glam_apps.runs.rundir import RunDir, RunLock
 lock = RunLock(RunDir.at(sys.argv[1])).acquire()
 print("locked", flush=True)
 time.sleep(600)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from glam_apps.rundir import read_jsonl
+from glam_apps.runs.rundir import read_jsonl
 
 pytestmark = pytest.mark.slow  # trains (briefly); still run by CI
 

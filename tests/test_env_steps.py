@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from glam_apps.rundir import read_jsonl
+from glam_apps.runs.rundir import read_jsonl
 
 
 def test_counted_steps_are_transitions(

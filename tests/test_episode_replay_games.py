@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from glam_apps.config import GameSection
-from glam_apps.games import EnvSpec, make_game_vector_env
+from glam_apps.config.schema import GameSection
+from glam_apps.games.envs import EnvSpec, make_game_vector_env
 from glam_env import BabyAITextConfig
 from glam_ppo.episode_replay import restore_vector_replay, vector_replay_states
 

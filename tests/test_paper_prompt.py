@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from glam_apps.default_model import CORPUS_TEMPLATES
-from glam_apps.defaults import load_train_config
+from glam_apps.config.packaged import load_train_config
+from glam_apps.models.default_model import CORPUS_TEMPLATES
 from glam_env import make_env
 from glam_policy import TEMPLATES, build_prompt
 

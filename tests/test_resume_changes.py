@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from glam_apps.config import TrainConfig
-from glam_apps.policies import COMPATIBILITY_KEYS
-from glam_apps.rundir import read_jsonl
-from glam_apps.train import APPLIED, MANAGED, REFUSED, RESUME_RULES
+from glam_apps.config.schema import TrainConfig
+from glam_apps.models.policies import COMPATIBILITY_KEYS
+from glam_apps.runs.rundir import read_jsonl
+from glam_apps.training.train import APPLIED, MANAGED, REFUSED, RESUME_RULES
 
 
 def test_every_config_field_has_a_resume_rule() -> None:

@@ -21,7 +21,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from glam_apps.rundir import RunDir, read_jsonl
+from glam_apps.runs.rundir import RunDir, read_jsonl
 
 pytestmark = [
     pytest.mark.slow,
@@ -113,12 +113,12 @@ def test_two_ranks_update_as_one_process_on_the_same_transitions(
     straight_run: Path, tiny_args: Callable[..., list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Replay both ranks' first rollouts in this process, update once on their union."""
-    from glam_apps.config import TrainConfig
-    from glam_apps.config_io import compose
-    from glam_apps.distributed import Launch
-    from glam_apps.games import make_game_vector_env
-    from glam_apps.policies import build_policy
-    from glam_apps.train import StopFlag, TrainHooks, _Session
+    from glam_apps.config.loading import compose
+    from glam_apps.config.schema import TrainConfig
+    from glam_apps.games.envs import make_game_vector_env
+    from glam_apps.models.policies import build_policy
+    from glam_apps.training.distributed import Launch
+    from glam_apps.training.train import StopFlag, TrainHooks, _Session
     from glam_ppo import PPO, ppo_update
     from glam_ppo import trainer as trainer_module
     from glam_ppo.buffer import Batch

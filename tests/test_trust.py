@@ -115,7 +115,7 @@ def test_the_flag_lets_the_shipped_code_run(
 
 def test_python_callers_opt_in_with_the_argument(policy_dir: Path, tmp_path: Path) -> None:
     from glam_apps.errors import UserError
-    from glam_apps.policies import load_saved_policy
+    from glam_apps.models.policies import load_saved_policy
 
     _ask_in_policy_config(policy_dir)
     with pytest.raises(UserError, match=r"policy_config\.json asks to run Python code"):

@@ -72,7 +72,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from glam_apps.rundir import read_jsonl
+from glam_apps.runs.rundir import read_jsonl
 
 #: The tests' tiny run (tests/conftest.py TINY_RUN) without its schedule keys, which
 #: the script sets from its flags (checkpoint every update, evaluations, length).

@@ -38,8 +38,8 @@ from typing import Any
 
 from transformers import AutoTokenizer
 
-from glam_apps.default_model import ensure_default_model
-from glam_apps.defaults import load_train_config
+from glam_apps.config.packaged import load_train_config
+from glam_apps.models.default_model import ensure_default_model
 from glam_env import BabyAITextConfig, make_env
 from glam_env.factory import as_config
 from glam_policy import build_prompt, default_corpus, get_template, train_bpe_tokenizer

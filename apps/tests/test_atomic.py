@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from glam_apps.atomic import atomic_directory, atomic_write_json, atomic_write_text
+from glam_apps.runs.atomic import atomic_directory, atomic_write_json, atomic_write_text
 
 
 def test_atomic_write_replaces_and_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_directory_is_replaced_once_complete(tmp_path: Path) -> None:
 def test_atomic_files_get_the_usual_permissions(tmp_path) -> None:
     import os
 
-    from glam_apps.atomic import atomic_write_text
+    from glam_apps.runs.atomic import atomic_write_text
 
     umask = os.umask(0o022)
     try:
@@ -53,7 +53,7 @@ def test_atomic_files_get_the_usual_permissions(tmp_path) -> None:
 def test_atomic_directories_get_the_usual_permissions(tmp_path) -> None:
     import os
 
-    from glam_apps.atomic import atomic_directory
+    from glam_apps.runs.atomic import atomic_directory
 
     umask = os.umask(0o022)
     try:

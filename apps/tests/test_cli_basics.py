@@ -36,7 +36,7 @@ def test_train_help_names_every_packaged_config() -> None:
     import inspect
 
     from glam_apps import cli
-    from glam_apps.defaults import packaged_config_names
+    from glam_apps.config.packaged import packaged_config_names
 
     source = inspect.getsource(cli.train)
     for name in packaged_config_names():

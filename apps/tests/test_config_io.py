@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from glam_apps.config_io import compose, parse_override, valid_keys
+from glam_apps.config.loading import compose, parse_override, valid_keys
 from glam_apps.errors import ConfigError
 
 

@@ -5,8 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from glam_apps.config import DefaultModelRecipe
-from glam_apps.default_model import cache_root, ensure_default_model, model_dir_for, recipe_key
+from glam_apps.config.schema import DefaultModelRecipe
+from glam_apps.models.default_model import (
+    cache_root,
+    ensure_default_model,
+    model_dir_for,
+    recipe_key,
+)
 from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicy
 

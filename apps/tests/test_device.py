@@ -12,11 +12,11 @@ import yaml
 from typer.testing import CliRunner
 
 from glam_apps.cli import app, main
-from glam_apps.config import TrainConfig
-from glam_apps.config_io import compose
+from glam_apps.config.loading import compose
+from glam_apps.config.schema import TrainConfig
 from glam_apps.errors import UserError
-from glam_apps.evaluate import load_agent
-from glam_apps.policies import config_differences, device_override, load_run_policy
+from glam_apps.evaluation.evaluate import load_agent
+from glam_apps.models.policies import config_differences, device_override, load_run_policy
 from glam_policy import LLMPolicy, make_tiny_model_dir
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from glam_apps.agents import RandomAgent
 from glam_apps.errors import UserError
-from glam_apps.evaluate import LoadedAgent, evaluate_agent, suite_tests
+from glam_apps.evaluation.agents import RandomAgent
+from glam_apps.evaluation.evaluate import LoadedAgent, evaluate_agent, suite_tests
 from glam_env import BabyAITextConfig
 
 QUICK = ("--suite", "quick", "--level", "GoToRedBallNoDists", "--episodes", "2")
@@ -68,7 +68,7 @@ def test_with_debug_the_failed_test_has_its_traceback(
     tmp_path: Path,
 ) -> None:
     fail_on_renamed_actions(monkeypatch)
-    caplog.set_level(logging.DEBUG, logger="glam_apps.evaluate")
+    caplog.set_level(logging.DEBUG, logger="glam_apps.evaluation.evaluate")
     from glam_apps.cli import main
 
     with pytest.raises(UserError, match="1 test\\(s\\) failed: 'synonym actions'"):

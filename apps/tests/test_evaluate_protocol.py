@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from glam_apps.errors import UserError
-from glam_apps.evaluate import PROTOCOLS, resolve_settings
-from glam_apps.report import EvalResult, EvaluationReport, to_markdown
-from glam_apps.stats import across_seeds, summarize, t_quantile
+from glam_apps.evaluation.evaluate import PROTOCOLS, resolve_settings
+from glam_apps.evaluation.report import EvalResult, EvaluationReport, to_markdown
+from glam_apps.evaluation.stats import across_seeds, summarize, t_quantile
 
 # ------------------------------------------------------------------ statistic
 

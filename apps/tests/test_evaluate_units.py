@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from glam_apps.agents import BotAgent, RandomAgent
 from glam_apps.errors import UserError
-from glam_apps.evaluate import (
+from glam_apps.evaluation.agents import BotAgent, RandomAgent
+from glam_apps.evaluation.evaluate import (
     LoadedAgent,
     TestSpec,
     env_config_for_test,
@@ -12,7 +12,7 @@ from glam_apps.evaluate import (
     run_episodes,
     suite_tests,
 )
-from glam_apps.policies import looks_like_path
+from glam_apps.models.policies import looks_like_path
 from glam_env import BabyAITextConfig
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from glam_apps.agents import KeywordAgent
-from glam_apps.evaluate import load_agent, run_episodes
+from glam_apps.evaluation.agents import KeywordAgent
+from glam_apps.evaluation.evaluate import load_agent, run_episodes
 from glam_env import BabyAITextConfig
 
 ACTIONS = KeywordAgent.ACTIONS

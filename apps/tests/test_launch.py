@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from glam_apps.config import TrainConfig
-from glam_apps.distributed import Launch, agreed, any_rank, process_group, torchrun_launch
+from glam_apps.config.schema import TrainConfig
 from glam_apps.errors import UserError, launch_rank
+from glam_apps.training.distributed import Launch, agreed, any_rank, process_group, torchrun_launch
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_distributed_section_defaults_and_errors() -> None:
 def test_fsdp_outside_torchrun_is_refused_before_anything_is_written(
     no_torchrun: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from glam_apps.sharding import fsdp_build_config
+    from glam_apps.training.sharding import fsdp_build_config
 
     config = TrainConfig.model_validate({"distributed": {"strategy": "fsdp"}})
     with pytest.raises(UserError, match="shards over the ranks of a torchrun launch"):
@@ -92,7 +92,7 @@ def test_fsdp_outside_torchrun_is_refused_before_anything_is_written(
 def test_fsdp_refuses_16_bit_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch.distributed as torch_dist
 
-    from glam_apps.sharding import fsdp_build_config
+    from glam_apps.training.sharding import fsdp_build_config
 
     monkeypatch.setattr(torch_dist, "is_initialized", lambda: True)
     config = TrainConfig.model_validate(

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from glam_apps.cli import app, main
-from glam_apps.config import TrainConfig
-from glam_apps.evaluate import evaluate
+from glam_apps.config.schema import TrainConfig
+from glam_apps.evaluation.evaluate import evaluate
 
 TINY = {
     "run": {
@@ -115,7 +115,7 @@ def test_default_config_has_no_game_section() -> None:
 
 
 def test_the_game_is_a_compatibility_key_on_resume() -> None:
-    from glam_apps.policies import config_differences
+    from glam_apps.models.policies import config_differences
 
     tictactoe = TrainConfig.model_validate({"game": TINY["game"]})
     connect_four = TrainConfig.model_validate({"game": {"gym_id": "BoardGame-Text/ConnectFour-v0"}})

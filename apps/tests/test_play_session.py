@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from glam_apps.errors import UserError
-from glam_apps.play import PlaySession
+from glam_apps.games.play import PlaySession
 
 
 @pytest.fixture

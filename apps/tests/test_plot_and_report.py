@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from glam_apps.analysis.plot import plot_runs
 from glam_apps.errors import UserError
-from glam_apps.plot import plot_runs
-from glam_apps.report import EvalResult, EvaluationReport, to_markdown, write_report
-from glam_apps.stats import summarize
+from glam_apps.evaluation.report import EvalResult, EvaluationReport, to_markdown, write_report
+from glam_apps.evaluation.stats import summarize
 
 
 def _fake_run(root: Path, slope: float) -> Path:

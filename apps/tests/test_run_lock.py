@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from glam_apps.atomic import atomic_directory, recover_directory
-from glam_apps.rundir import RunDir, RunLock, RunLockedError
+from glam_apps.runs.atomic import atomic_directory, recover_directory
+from glam_apps.runs.rundir import RunDir, RunLock, RunLockedError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
 
 HOLDER = """
 import sys, time
-from glam_apps.rundir import RunDir, RunLock
+from glam_apps.runs.rundir import RunDir, RunLock
 lock = RunLock(RunDir.at(sys.argv[1])).acquire()
 print("locked", flush=True)
 time.sleep(600)

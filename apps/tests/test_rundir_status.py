@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glam_apps.rundir import RunDir
+from glam_apps.runs.rundir import RunDir
 
 
 @pytest.mark.parametrize("content", ['{"status": "runn', "[1, 2]", "\udcff"])

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from glam_apps.stats import summarize, wilson_interval
+from glam_apps.evaluation.stats import summarize, wilson_interval
 
 
 def test_wilson_matches_a_hand_computed_value() -> None:

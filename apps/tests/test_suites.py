@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from glam_apps.suites import TestSpec, env_config_for_test, french_test, suite_tests
+from glam_apps.evaluation.suites import TestSpec, env_config_for_test, french_test, suite_tests
 from glam_env import BabyAITextConfig, make_env
 from glam_env.levels import HELD_OUT_PAIRS
 from glam_env.levels.local import described_pairs
@@ -116,7 +116,7 @@ def test_test_level_kwargs_win_over_the_base_levels() -> None:
 def test_goal_phrasing_tests_keep_the_agents_prompt_layout(own: str, test: str, used: str) -> None:
     from types import SimpleNamespace
 
-    from glam_apps.agents import PolicyAgent
+    from glam_apps.evaluation.agents import PolicyAgent
     from glam_policy import TEMPLATES
 
     encoder = SimpleNamespace(template=TEMPLATES[own])

@@ -7,9 +7,9 @@ import yaml
 from typer.testing import CliRunner
 
 from glam_apps.cli import app
-from glam_apps.config import OFFLINE_DEFAULT, TrainConfig
-from glam_apps.config_io import compose
-from glam_apps.defaults import load_train_config, packaged_config_names
+from glam_apps.config.loading import compose
+from glam_apps.config.packaged import load_train_config, packaged_config_names
+from glam_apps.config.schema import OFFLINE_DEFAULT, TrainConfig
 from glam_apps.errors import ConfigError
 
 

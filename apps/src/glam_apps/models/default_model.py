@@ -30,10 +30,10 @@ import torch
 
 import glam_env
 import glam_policy
-from glam_apps.atomic import atomic_directory, atomic_write_json
-from glam_apps.config import DefaultModelRecipe, GameSection
-from glam_apps.games import EnvSpec, make_game
-from glam_apps.suites import TestSpec, env_config_for_test
+from glam_apps.config.schema import DefaultModelRecipe, GameSection
+from glam_apps.evaluation.suites import TestSpec, env_config_for_test
+from glam_apps.games.envs import EnvSpec, make_game
+from glam_apps.runs.atomic import atomic_directory, atomic_write_json
 from glam_policy import PromptTemplate, build_prompt, build_tiny_model, train_bpe_tokenizer
 from glam_policy.tiny import save_tiny_model
 

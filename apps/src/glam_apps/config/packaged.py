@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from glam_apps.config import TrainConfig
-from glam_apps.config_io import compose
+from glam_apps.config.loading import compose
+from glam_apps.config.schema import TrainConfig
 
 #: The config ``glam train`` uses when none is given.
 DEFAULT_CONFIG = "quickstart"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glam_apps.atomic import recover_directory, staging_leftovers
+from glam_apps.runs.atomic import recover_directory, staging_leftovers
 from glam_apps.errors import UserError
 
 try:
@@ -137,8 +137,8 @@ class RunDir:
         ``.tmp-iteration_*`` folders and ``.latest.tmp`` in ``checkpoints/periodic``,
         the staging folders of ``best/`` and ``final/`` (``.best.*``, ``.final.*``,
         after putting back a complete copy that a kill between two renames left
-        aside, see :func:`glam_apps.atomic.recover_directory`), and ``.*.tmp`` files
-        (:mod:`glam_apps.atomic`'s temporary files) anywhere in the run directory.
+        aside, see :func:`glam_apps.runs.atomic.recover_directory`), and ``.*.tmp`` files
+        (:mod:`glam_apps.runs.atomic`'s temporary files) anywhere in the run directory.
         """
         removed: list[Path] = []
         if self.periodic.is_dir():

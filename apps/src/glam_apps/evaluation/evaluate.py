@@ -2,7 +2,7 @@
 
 Agents: a trained run directory, a saved policy, a Hugging Face model (zero-shot,
 by hub name or local directory), the BabyAI bot (``"bot"``), a scripted keyword
-rule (``"keyword"``, :class:`~glam_apps.agents.KeywordAgent`) or a uniform random
+rule (``"keyword"``, :class:`~glam_apps.evaluation.agents.KeywordAgent`) or a uniform random
 agent (``"random"``). Every test plays the same seeds (``seed``, ``seed + 1``,
 ...), so tests and agents are compared on the same episodes.
 
@@ -22,7 +22,7 @@ Seeds and protocols: ``seeds`` repeats every test; seed ``k`` plays the episode
 seeds ``seed + k * episodes`` onwards and restarts the agent's sampling from the
 first of them, so one seed is exactly the single-seed evaluation. With more than
 one, each result also holds the spread of the per-seed success rates
-(:func:`glam_apps.stats.across_seeds`). ``protocol="paper"`` is the paper's test
+(:func:`glam_apps.evaluation.stats.across_seeds`). ``protocol="paper"`` is the paper's test
 protocol (its ``experiments/campaign/Mixed_tests_no-change/*.slurm`` running
 ``experiments/post-training_tests.py``): 2 seeds, 1000 episodes per test and
 seed, 32 environments side by side, sampled actions, mean of the per-seed
@@ -47,12 +47,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glam_apps.agents import Agent, BotAgent, KeywordAgent, PolicyAgent, RandomAgent
-from glam_apps.config import GameSection
-from glam_apps.config_io import compose
+from glam_apps.config.loading import compose
+from glam_apps.config.schema import GameSection
 from glam_apps.errors import IncompatibleCheckpointError, UserError
-from glam_apps.games import EnvSpec, env_label, make_game
-from glam_apps.policies import (
+from glam_apps.evaluation.agents import Agent, BotAgent, KeywordAgent, PolicyAgent, RandomAgent
+from glam_apps.evaluation.report import EvalResult, EvaluationReport, TestFailure, write_report
+from glam_apps.evaluation.stats import across_seeds, summarize
+from glam_apps.evaluation.suites import (
+    DEFAULT_BASE_LEVEL,
+    SUITES,
+    TestSpec,
+    env_config_for_test,
+    suite_tests,
+)
+from glam_apps.games.envs import EnvSpec, env_label, make_game
+from glam_apps.models.policies import (
     POLICY_CONFIG,
     TRUST_HINT,
     device_override,
@@ -63,16 +72,7 @@ from glam_apps.policies import (
     load_saved_policy,
     looks_like_path,
 )
-from glam_apps.report import EvalResult, EvaluationReport, TestFailure, write_report
-from glam_apps.rundir import RunDir
-from glam_apps.stats import across_seeds, summarize
-from glam_apps.suites import (
-    DEFAULT_BASE_LEVEL,
-    SUITES,
-    TestSpec,
-    env_config_for_test,
-    suite_tests,
-)
+from glam_apps.runs.rundir import RunDir
 
 __all__ = [
     "PROTOCOLS",

@@ -18,9 +18,9 @@ import matplotlib
 matplotlib.use("Agg")  # never needs a display; must precede pyplot
 import matplotlib.pyplot as plt
 
-from glam_apps.atomic import atomic_write_bytes
 from glam_apps.errors import UserError
-from glam_apps.rundir import (
+from glam_apps.runs.atomic import atomic_write_bytes
+from glam_apps.runs.rundir import (
     EVAL_RETURN_KEY,
     STEP_KEY,
     SUCCESS_KEY,

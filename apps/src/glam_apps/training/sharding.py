@@ -28,10 +28,10 @@ from typing import Any
 
 import torch.distributed as torch_dist
 
-from glam_apps.config import TrainConfig
-from glam_apps.distributed import Launch
+from glam_apps.config.schema import TrainConfig
 from glam_apps.errors import UserError
-from glam_apps.policies import load_policy_from_config, policy_config
+from glam_apps.models.policies import load_policy_from_config, policy_config
+from glam_apps.training.distributed import Launch
 from glam_policy import LLMPolicy
 from glam_policy.sharding import transformer_blocks
 from glam_ppo import checkpoint as ppo_checkpoint

@@ -20,11 +20,11 @@ from typing import Any, Literal
 
 import torch
 
-from glam_apps.config import OFFLINE_DEFAULT, TrainConfig
-from glam_apps.config_io import ConfigError, load_yaml, validate
-from glam_apps.default_model import ensure_default_model
+from glam_apps.config.loading import ConfigError, load_yaml, validate
+from glam_apps.config.schema import OFFLINE_DEFAULT, TrainConfig
 from glam_apps.errors import IncompatibleCheckpointError, UserError
-from glam_apps.rundir import RunDir
+from glam_apps.models.default_model import ensure_default_model
+from glam_apps.runs.rundir import RunDir
 from glam_env import make_env
 from glam_policy import LLMPolicy, LLMPolicyConfig, ModelLoadError, validate_device
 from glam_policy.errors import RemoteCodeError, SavedPolicyError

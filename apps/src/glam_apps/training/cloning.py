@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from glam_apps.atomic import append_jsonl, atomic_directory, atomic_write_yaml
-from glam_apps.config import TrainConfig
+from glam_apps.config.schema import TrainConfig
 from glam_apps.errors import UserError
-from glam_apps.policies import CHECKPOINT_CONFIG, apply_trust_flag, build_policy
+from glam_apps.models.policies import CHECKPOINT_CONFIG, apply_trust_flag, build_policy
+from glam_apps.runs.atomic import append_jsonl, atomic_directory, atomic_write_yaml
 from glam_env.demonstrations import collect_demonstrations, read_demonstrations
 from glam_policy.behavior_cloning import BCEpochMetrics, train_behavior_cloning
 

@@ -92,7 +92,7 @@ class RunSettings(BaseModel):
         default_factory=lambda: ["random"]
     )
     """Agents also evaluated at the end, on the same level and seeds, for comparison
-    (``keyword``: the scripted rule of :class:`glam_apps.agents.KeywordAgent`)."""
+    (``keyword``: the scripted rule of :class:`glam_apps.evaluation.agents.KeywordAgent`)."""
     checkpoint_every: int | None = Field(None, gt=0)
     """Save the full training state every this many env steps; ``None``: only at the end."""
     keep_checkpoints: int = Field(2, ge=1)
@@ -252,7 +252,7 @@ class DistributedSettings(BaseModel):
 
 
 class BehaviorCloningSection(BaseModel):
-    """Behavioural cloning from the BabyAI bot before PPO (``glam_apps.cloning``)."""
+    """Behavioural cloning from the BabyAI bot before PPO (``glam_apps.training.cloning``)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -2,7 +2,7 @@
 
 ``train(config)`` composes the three libraries (``glam_env`` vector env,
 ``glam_policy`` LLM policy, ``glam_ppo`` trainer) and owns the run directory
-(see :mod:`glam_apps.rundir`): resolved config, metrics (JSONL + TensorBoard),
+(see :mod:`glam_apps.runs.rundir`): resolved config, metrics (JSONL + TensorBoard),
 periodic checkpoints of the full training state, the best policy by evaluation
 success, the final policy, and evaluation results.
 
@@ -13,10 +13,10 @@ final evaluation there is no update to finish: the first signal stops at once, t
 status says ``interrupted`` with a note, and ``--resume`` finalizes the run.
 
 One owner. The process that owns a run directory (rank 0 under torchrun) holds its
-lock (:class:`glam_apps.rundir.RunLock`) from its first check to its return, so a
+lock (:class:`glam_apps.runs.rundir.RunLock`) from its first check to its return, so a
 second ``glam train`` or ``--resume`` on it is refused with the holder's pid.
 
-Several processes. Under ``torchrun`` (see :mod:`glam_apps.distributed`) every
+Several processes. Under ``torchrun`` (see :mod:`glam_apps.training.distributed`) every
 rank trains its share of the environments and rank 0 alone writes the run
 directory and evaluates while the others wait; counts are global.
 
@@ -53,23 +53,16 @@ from typing import Any
 
 import torch
 
-from glam_apps import __version__, cloning
-from glam_apps.agents import PolicyAgent
-from glam_apps.atomic import (
-    append_jsonl,
-    atomic_directory,
-    atomic_write_json,
-    atomic_write_text,
-    atomic_write_yaml,
-)
-from glam_apps.config import TrainConfig
-from glam_apps.config_io import compose, load_yaml
-from glam_apps.default_model import recipe_key
-from glam_apps.distributed import Launch, agreed, any_rank, main_rank_first, process_group
+from glam_apps import __version__
+from glam_apps.config.loading import compose, load_yaml
+from glam_apps.config.schema import TrainConfig
 from glam_apps.errors import IncompatibleCheckpointError, TrainingDivergedError, UserError
-from glam_apps.evaluate import LoadedAgent, evaluate_agent, load_agent
-from glam_apps.games import make_game_vector_env
-from glam_apps.policies import (
+from glam_apps.evaluation.agents import PolicyAgent
+from glam_apps.evaluation.evaluate import LoadedAgent, evaluate_agent, load_agent
+from glam_apps.evaluation.report import EvaluationReport, write_report
+from glam_apps.games.envs import make_game_vector_env
+from glam_apps.models.default_model import recipe_key
+from glam_apps.models.policies import (
     CHECKPOINT_CONFIG,
     COMPATIBILITY_KEYS,
     apply_trust_flag,
@@ -78,9 +71,17 @@ from glam_apps.policies import (
     config_differences,
     load_training_weights,
 )
-from glam_apps.report import EvaluationReport, write_report
-from glam_apps.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
-from glam_apps.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
+from glam_apps.runs.atomic import (
+    append_jsonl,
+    atomic_directory,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_yaml,
+)
+from glam_apps.runs.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
+from glam_apps.training import cloning
+from glam_apps.training.distributed import Launch, agreed, any_rank, main_rank_first, process_group
+from glam_apps.training.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
 from glam_env import BabyAITextConfig
 from glam_ppo import (
     PPO,
@@ -728,7 +729,7 @@ class _Session:
 
         Every rank calls this (a sharded policy is gathered); rank 0 writes, into a
         folder swapped in once the policy and its extra files are all written (a kill
-        leaves the old copy or the new one, see :func:`glam_apps.atomic.atomic_directory`).
+        leaves the old copy or the new one, see :func:`glam_apps.runs.atomic.atomic_directory`).
         """
 
         def write_extra(target: Path) -> None:
@@ -764,7 +765,7 @@ def train(
     """Start a new run in ``config.run.run_dir`` (default ``runs/<time>-<level>``).
 
     Under torchrun, every rank calls this with the same config (see
-    :mod:`glam_apps.distributed`); rank 0 picks and owns the run directory.
+    :mod:`glam_apps.training.distributed`); rank 0 picks and owns the run directory.
     ``trust_remote_code`` alone lets the model run its own Python code: a config
     saying ``policy.trust_remote_code: true`` without it is refused.
     """
@@ -854,7 +855,7 @@ def _train_in(
 
 
 def _behavior_cloning(session: _Session) -> None:
-    """Clone the bot before the first update (a fresh run; see ``glam_apps.cloning``).
+    """Clone the bot before the first update (a fresh run; see ``glam_apps.training.cloning``).
 
     Rank 0 collects the demonstrations into the run directory first; every rank
     then clones the same data identically, so the replicas stay equal.

@@ -2,7 +2,7 @@
 
 A test is a level, a text variant of the game (``glam_env`` presets) and a prompt
 template of the agent (``glam_policy`` templates), plus, for one test, keyword
-arguments of its level. Suites are described in :mod:`glam_apps.evaluate`.
+arguments of its level. Suites are described in :mod:`glam_apps.evaluation.evaluate`.
 
 The paper's French test (its appendix H4) played GoToFrench, BabyAI's GoToLocal
 with French text, with an agent trained on GoToLocal, French goals and the French
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from glam_apps.config_io import format_validation_error
+from glam_apps.config.loading import format_validation_error
 from glam_apps.errors import UserError
 from glam_env import PAPER_LEVELS, BabyAITextConfig
 from glam_env.levels import resolve_level_name

@@ -18,8 +18,8 @@ from typing import Any
 
 from rich.table import Table
 
-from glam_apps.atomic import atomic_write_json, atomic_write_text
-from glam_apps.stats import CI_METHOD, CONFIDENCE, EpisodeSummary, SeedSpread
+from glam_apps.evaluation.stats import CI_METHOD, CONFIDENCE, EpisodeSummary, SeedSpread
+from glam_apps.runs.atomic import atomic_write_json, atomic_write_text
 
 #: How the across-seeds columns are computed, as written in the reports.
 SEEDS_CI_METHOD = "student-t over per-seed success rates"

@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
-from glam_apps.config import GameSection
+from glam_apps.config.schema import GameSection
 from glam_apps.errors import UserError
 from glam_env import BabyAITextConfig, make_env, register_other_games
 from glam_ppo import EpisodeReplay

@@ -1,0 +1,1 @@
+"""Run configuration: the pydantic schema, YAML/JSON loading, the packaged configs."""

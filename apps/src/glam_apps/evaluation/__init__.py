@@ -1,0 +1,1 @@
+"""Evaluation: test suites, agents (scripted or learned), statistics and reports."""

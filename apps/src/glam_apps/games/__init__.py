@@ -1,0 +1,1 @@
+"""Text games as glam trains them, and interactive play."""

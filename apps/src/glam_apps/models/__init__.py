@@ -1,0 +1,1 @@
+"""Policies glam builds: the offline default model; loading models, saved policies, runs."""
