@@ -1,0 +1,1 @@
+"""Run directories: their layout, locking, status, and atomic writes."""
