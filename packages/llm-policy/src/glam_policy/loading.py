@@ -15,6 +15,12 @@ local model directory whose ``config.json`` or ``tokenizer_config.json`` has an
 refused before transformers reads it, with a :class:`RemoteCodeError` naming the
 file, unless the caller opted in: transformers would otherwise use its own code
 for a known ``model_type`` silently, or import the shipped file for an unknown one.
+
+Offline. Where a hub name is read from (the network, or the cache only) is
+decided once before transformers is called (:mod:`glam_policy.hub`): with no
+network, a cached model loads at once and an uncached one fails at once, instead
+of after transformers' 30 s of retries. transformers' progress bars and log lines
+stay off the terminal while it loads (:mod:`glam_policy.quiet`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,9 @@ from transformers import (
 
 from glam_policy.config import LLMPolicyConfig
 from glam_policy.errors import ModelLoadError, RemoteCodeError
+from glam_policy.hub import ModelSource, require_cached, resolve_source
 from glam_policy.precision import DTYPES, dtype_name, resolve_precision
+from glam_policy.quiet import quiet_transformers
 from glam_policy.scoring import Architecture
 
 logger = logging.getLogger(__name__)
@@ -195,14 +203,33 @@ def _refused_remote_code(cfg: LLMPolicyConfig, name: str, error: BaseException) 
         raise RemoteCodeError(name, "custom code in the model repository") from error
 
 
-def _hub_kwargs(cfg: LLMPolicyConfig) -> dict[str, Any]:
+def model_source(cfg: LLMPolicyConfig, name: str) -> ModelSource:
+    """How ``name`` loads (directory, hub, cache only); an uncached offline model fails here."""
+    source = resolve_source(name, local_files_only=cfg.local_files_only)
+    require_cached(source, cfg.revision)
+    return source
+
+
+def _hub_kwargs(cfg: LLMPolicyConfig, source: ModelSource) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "trust_remote_code": cfg.trust_remote_code,
-        "local_files_only": cfg.local_files_only,
+        "local_files_only": cfg.local_files_only or source.cache_only,
     }
     if cfg.revision is not None:
         kwargs["revision"] = cfg.revision
     return kwargs
+
+
+def _model_kwargs(hub_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The hub arguments for ``AutoModel*.from_pretrained``, the adapter lookup's included.
+
+    With peft installed, transformers looks for an ``adapter_config.json`` first,
+    and does not pass ``local_files_only`` to that lookup: offline, it would retry
+    the hub for 30 s before loading a cached model.
+    """
+    if not hub_kwargs["local_files_only"]:
+        return hub_kwargs
+    return {**hub_kwargs, "adapter_kwargs": {"local_files_only": True}}
 
 
 def _reason(error: BaseException) -> str:
@@ -226,8 +253,10 @@ def load_model_config(cfg: LLMPolicyConfig, source: str | None = None) -> Pretra
     """The Hugging Face config of ``source`` (default ``cfg.model``)."""
     name = source or cfg.model
     check_remote_code(cfg, name)
+    kwargs = _hub_kwargs(cfg, model_source(cfg, name))
     try:
-        return AutoConfig.from_pretrained(name, **_hub_kwargs(cfg))
+        with quiet_transformers():
+            return AutoConfig.from_pretrained(name, **kwargs)
     except Exception as error:  # HF raises OSError, ValueError, KeyError, ... for bad models
         _refused_remote_code(cfg, name, error)
         raise ModelLoadError(name, _reason(error)) from error
@@ -237,8 +266,10 @@ def load_tokenizer(cfg: LLMPolicyConfig, source: str | None = None) -> PreTraine
     """The tokenizer of ``source`` (default ``cfg.model``)."""
     name = source or cfg.model
     check_remote_code(cfg, name)
+    kwargs = _hub_kwargs(cfg, model_source(cfg, name))
     try:
-        return AutoTokenizer.from_pretrained(name, **_hub_kwargs(cfg))
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(name, **kwargs)
     except Exception as error:
         _refused_remote_code(cfg, name, error)
         raise ModelLoadError(name, f"tokenizer: {_reason(error)}") from error
@@ -267,17 +298,19 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
         raise ModelLoadError(name, f"{unavailable}; use device 'auto' or 'cpu'")
     dtype = resolve_precision(cfg, device).storage_dtype
     tokenizer = load_tokenizer(cfg, name)
+    hub_kwargs = _model_kwargs(_hub_kwargs(cfg, model_source(cfg, name)))
     try:
         if cfg.pretrained:
-            model = auto_class.from_pretrained(
-                name,
-                config=hf_config,
-                dtype=dtype,
-                attn_implementation=cfg.attn_implementation,
-                **_hub_kwargs(cfg),
-            )
+            with quiet_transformers():
+                model = auto_class.from_pretrained(
+                    name,
+                    config=hf_config,
+                    dtype=dtype,
+                    attn_implementation=cfg.attn_implementation,
+                    **hub_kwargs,
+                )
         else:
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), quiet_transformers():
                 torch.manual_seed(cfg.seed)
                 model = auto_class.from_config(
                     hf_config,
@@ -286,7 +319,7 @@ def load_language_model(cfg: LLMPolicyConfig, source: str | Path | None = None) 
                     trust_remote_code=cfg.trust_remote_code,
                 )
             if cfg.keep_pretrained_embeddings:
-                _copy_pretrained_embeddings(model, auto_class, name, hf_config, dtype, cfg)
+                _copy_pretrained_embeddings(model, auto_class, name, hf_config, dtype, hub_kwargs)
     except ModelLoadError:
         raise
     except Exception as error:
@@ -313,10 +346,11 @@ def _copy_pretrained_embeddings(
     name: str,
     hf_config: PretrainedConfig,
     dtype: torch.dtype,
-    cfg: LLMPolicyConfig,
+    hub_kwargs: dict[str, Any],
 ) -> None:
     """Overwrite the random input embeddings with the pretrained ones (NPAE variant)."""
-    pretrained = auto_class.from_pretrained(name, config=hf_config, dtype=dtype, **_hub_kwargs(cfg))
+    with quiet_transformers():
+        pretrained = auto_class.from_pretrained(name, config=hf_config, dtype=dtype, **hub_kwargs)
     source = pretrained.get_input_embeddings().weight
     target = model.get_input_embeddings().weight
     if source.shape != target.shape:

@@ -106,7 +106,7 @@ def probability_ratio_logits(logprobs: torch.Tensor) -> torch.Tensor:
 class LLMPolicy(nn.Module):
     """A Hugging Face language model as an actor-critic policy over text actions.
 
-    Build with :meth:`from_config` (or :meth:`from_pretrained` for a saved one).
+    Build with :meth:`from_config`, or :meth:`from_pretrained` for a saved policy or a model.
     The policy starts in eval mode; PPO switches it with ``train()``.
     """
 
@@ -203,18 +203,38 @@ class LLMPolicy(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, **overrides: Any) -> LLMPolicy:
-        """Load a policy written by :meth:`save_pretrained`.
+        """Load a policy written by :meth:`save_pretrained`, or build one from a model.
 
+        ``directory`` is a saved policy (it has ``policy_config.json``), or a
+        language model: a Hugging Face model directory or a hub name
+        (``"google/flan-t5-small"``), from which a new policy is built with the
+        default config, as ``from_config({"model": directory, **overrides})`` would:
+        the value head is new, and only the LM comes from the model.
         ``overrides`` replace config fields (e.g. ``device="cpu"`` for a policy saved
         with ``device="cuda"``, ``dtype="bf16"``, ``autocast="off"``,
         ``token_budget=4096``); precision is resolved again for the new device.
-        ``trust_remote_code=True`` is the only way to let the saved model run code of
+        ``trust_remote_code=True`` is the only way to let the model run code of
         its own: a saved config that asks for it is refused
         (:class:`~glam_policy.errors.RemoteCodeError`, naming the file).
+        A folder that is neither raises ``FileNotFoundError`` naming what is missing.
         """
-        from glam_policy.serialization import load_policy
+        from glam_policy.serialization import CONFIG_FILE, load_policy
 
-        return load_policy(cls, directory, **overrides)
+        path = Path(directory).expanduser()
+        if (path / CONFIG_FILE).is_file():
+            return load_policy(cls, path, **overrides)
+        if path.is_dir() and not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{path} is not a saved policy ({CONFIG_FILE} is missing) nor a Hugging Face "
+                "model directory (config.json is missing)"
+            )
+        if "model" in overrides:
+            raise TypeError(
+                f"from_pretrained({str(directory)!r}) names the model already; drop model= "
+                "or use LLMPolicy.from_config"
+            )
+        logger.info("%s is a language model, not a saved policy: building a new policy", directory)
+        return cls.from_config(LLMPolicyConfig.from_dict({"model": str(directory), **overrides}))
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the LM and tokenizer (HF format), LoRA adapters, heads and config; atomically."""

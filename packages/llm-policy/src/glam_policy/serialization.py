@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from glam_policy.config import LLMPolicyConfig
 from glam_policy.errors import SavedPolicyError
 from glam_policy.loading import load_language_model
+from glam_policy.quiet import quiet_transformers
 
 if TYPE_CHECKING:
     from glam_policy.policy import LLMPolicy
@@ -80,12 +81,13 @@ def save_policy(policy: LLMPolicy, directory: str | Path) -> Path:
     try:
         lm_dir = staging / LM_DIR
         hf_model = policy.hf_model
-        if policy.config.finetuning == "lora":
-            hf_model.save_pretrained(lm_dir, state_dict=_base_state_dict(hf_model))
-            policy.lm.save_pretrained(staging / ADAPTER_DIR)
-        else:
-            hf_model.save_pretrained(lm_dir)
-        policy.tokenizer.save_pretrained(lm_dir)
+        with quiet_transformers():  # no "Writing model shards" bar from a library
+            if policy.config.finetuning == "lora":
+                hf_model.save_pretrained(lm_dir, state_dict=_base_state_dict(hf_model))
+                policy.lm.save_pretrained(staging / ADAPTER_DIR)
+            else:
+                hf_model.save_pretrained(lm_dir)
+            policy.tokenizer.save_pretrained(lm_dir)
         save_file(
             _heads_state(policy),
             str(staging / HEADS_FILE),

@@ -35,6 +35,8 @@ from transformers import (
     T5ForConditionalGeneration,
 )
 
+from glam_policy.quiet import quiet_transformers
+
 logger = logging.getLogger(__name__)
 
 ModelKind = Literal["decoder", "encoder-decoder"]
@@ -295,8 +297,9 @@ def save_tiny_model(
     """
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    with quiet_transformers():  # no progress bar from a library
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
     logger.info("saved tiny model to %s", path)
     return path
 
