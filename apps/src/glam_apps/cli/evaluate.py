@@ -25,21 +25,36 @@ def evaluate(
         ),
     ],
     suite: Annotated[
-        str, typer.Option(help="paper (all generalization tests), quick, or level.")
-    ] = "quick",
+        str | None,
+        typer.Option(
+            help="paper (all generalization tests), quick, or level "
+            "(default: a run's final evaluation's, level; else quick).",
+            show_default=False,
+        ),
+    ] = None,
     level: Annotated[
         str | None,
-        typer.Option(help="Base level (default: the run's level, else MixedTrainLocal)."),
+        typer.Option(
+            help="Base level (default: the run's evaluation level, else MixedTrainLocal)."
+        ),
     ] = None,
     episodes: Annotated[
         int | None,
         typer.Option(
-            help="Episodes per test and seed (default 50; paper protocol: 1000).",
+            help="Episodes per test and seed (default: a run's run.eval_episodes, else 50; "
+            "paper protocol: 1000).",
             min=1,
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the first episode (then +1, +2...).")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the first episode, then +1, +2... (default: a run's "
+            "run.eval_seed, else 0).",
+            show_default=False,
+        ),
+    ] = None,
     seeds: Annotated[
         int | None,
         typer.Option(
@@ -59,23 +74,54 @@ def evaluate(
         ),
     ] = None,
     greedy: Annotated[
-        bool, typer.Option("--greedy", help="Most likely action instead of sampling.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--greedy/--sampled",
+            help="Most likely action, or sampled as in the paper (default: a run's "
+            "run.eval_greedy, else sampled).",
+            show_default=False,
+        ),
+    ] = None,
     num_envs: Annotated[
         int | None,
         typer.Option(
-            help="Episodes played side by side (default 8; paper protocol: 32).",
+            help="Episodes played side by side (default: a run's run.eval_num_envs, else 8; "
+            "paper protocol: 32).",
             min=1,
             show_default=False,
         ),
     ] = None,
+    baselines: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--baselines",
+            help="Also play these agents on the same tests and seeds, as extra columns: "
+            "random, bot, keyword (comma-separated or repeated).",
+            show_default=False,
+        ),
+    ] = None,
+    record: Annotated[
+        int,
+        typer.Option(
+            "--record",
+            help="Keep this many episodes' transcripts per test (JSONL: prompt, actions, "
+            "probabilities, value, reward), in <report>-transcripts/ beside the reports.",
+            min=0,
+        ),
+    ] = 0,
     checkpoint: Annotated[
         str, typer.Option(help="For a run: auto, final, best or latest.")
     ] = "auto",
     device: Annotated[str | None, typer.Option(help="Torch device for the policy.")] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Folder for the JSON and Markdown reports."),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder for the JSON and Markdown reports (default: a run's eval/, "
+            "else runs/evaluations/<agent>/).",
+            show_default=False,
+        ),
     ] = None,
     env_set: Annotated[
         list[str] | None,
@@ -94,20 +140,21 @@ def evaluate(
 ) -> None:
     """Evaluate an agent on a suite of tests over fixed seeds.
 
-    A test that fails is reported and the others still run; the reports are
-    rewritten after every test, and the command exits with an error naming the
-    failed tests.
+    A run directory is played as its final evaluation was (suite, level, seed,
+    episodes, actions, environments), so its numbers match eval/final.json; each
+    option given replaces one of those. A test that fails is reported and the
+    others still run; the reports are rewritten after every test, and the command
+    exits with an error naming the failed tests.
     """
+    from glam_apps.evaluation.evaluate import default_output_dir
     from glam_apps.evaluation.evaluate import evaluate as run_evaluation
     from glam_apps.evaluation.report import rich_table
-    from glam_apps.runs.rundir import RunDir
 
     if checkpoint not in ("auto", "final", "best", "latest"):
         raise UserError(f"unknown checkpoint {checkpoint!r}; choose auto, final, best or latest")
     _quiet_transformers()
-    if output is None and not RunDir.at(agent).is_run():
-        slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(agent).name or agent)
-        output = Path("evaluations") / slug
+    if output is None:
+        output = default_output_dir(agent)
 
     def on_test(test: Any, position: int, total: int) -> None:
         console.print(
@@ -119,6 +166,9 @@ def evaluate(
         console.print(
             Text.assemble((f"test {test.name!r} failed: ", "bold red"), error), soft_wrap=True
         )
+
+    def on_baseline(name: str) -> None:
+        console.print(f"[dim]baseline {name}, on the same tests and seeds:[/]", highlight=False)
 
     report, written = run_evaluation(
         agent,
@@ -135,10 +185,21 @@ def evaluate(
         output_dir=output,
         env_overrides=env_set or (),
         policy_overrides=policy_set or (),
+        baselines=baselines or (),
+        record=record,
         on_test=on_test,
         on_test_failed=on_test_failed,
+        on_baseline=on_baseline,
         trust_remote_code=trust_remote_code,
     )
+    from_run = report.metadata.get("defaults_from_run")
+    if from_run:
+        chosen = ", ".join(f"{key} {value}" for key, value in from_run["settings"].items())
+        console.print(
+            f"as the run's final evaluation ({from_run['source']}): {chosen}",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(rich_table(report))
     skipped = report.metadata.get("not_applicable")
     if skipped:
@@ -149,9 +210,19 @@ def evaluate(
         )
     for path in written:
         console.print(f"wrote {path}", highlight=False)
-    if report.failures:
-        names = ", ".join(repr(failure.name) for failure in report.failures)
+    if report.metadata.get("transcripts"):
+        console.print(f"transcripts in {report.metadata['transcripts']}", highlight=False)
+    if report.baselines and written:
+        console.print(
+            f"paired differences: glam compare {written[0]}", highlight=False, soft_wrap=True
+        )
+    failures = report.all_failures
+    if failures:
+        names = ", ".join(
+            repr(failure.name) + ("" if who == report.agent else f" ({who})")
+            for who, failure in failures
+        )
         kept = f"; the other tests' results are in {written[0]}" if written else ""
         raise UserError(
-            f"{len(report.failures)} test(s) failed: {names} (errors above and in the report){kept}"
+            f"{len(failures)} test(s) failed: {names} (errors above and in the report){kept}"
         )

@@ -1,4 +1,4 @@
-"""``glam play``: a text level played by a person at the terminal."""
+"""``glam play``: a text game played by a person at the terminal."""
 
 from __future__ import annotations
 
@@ -15,21 +15,33 @@ from glam_apps.errors import UserError
 
 @app.command()
 def play(
-    level: Annotated[str, typer.Argument(help="Level name (e.g. GoToLocal, MixedTrainLocal).")],
+    level: Annotated[
+        str,
+        typer.Argument(
+            help="A BabyAI-Text level (GoToLocal, MixedTrainLocal, ...) or another text game: "
+            "tictactoe, connect_four, coin_collector, treasure_hunter, or a Gymnasium id "
+            "such as BoardGame-Text/TicTacToe-v0.",
+            show_default=False,
+        ),
+    ],
     seed: Annotated[int, typer.Option(help="Seed of the first episode (then +1, +2...).")] = 0,
     variant: Annotated[
         str | None,
-        typer.Option(help="Generalization preset: renamed_nouns, invented_words, french, ..."),
+        typer.Option(
+            help="BabyAI-Text generalization preset: renamed_nouns, invented_words, french, ..."
+        ),
     ] = None,
 ) -> None:
-    """Play a text level yourself: type an action's number or name, 'hint', or 'q'."""
+    """Play a text game yourself: type an action's number or name, 'hint', or 'q'."""
     from glam_apps.games.play import PlaySession
 
     session = PlaySession(level, seed=seed, variant=variant)
     played = won = 0
+    from rich.markup import escape
+
     out.print(
-        f"[bold]{session.config.level}[/] (variant {session.config.variant.name}). "
-        "Type a number or an action, 'hint' (or '?') for the bot's suggestion, "
+        f"[bold]{escape(session.title)}[/]. "
+        "Type a number or an action, 'hint' (or '?') for the expert's suggestion, "
         "'r' to restart, 'q' to quit.",
         highlight=False,
     )
@@ -67,7 +79,11 @@ def play(
                 continue
             assert command.action is not None
             turn = session.play(command.action)
-            out.print(f"you: {turn.last_action}   reward: {turn.reward:.2f}", highlight=False)
+            out.print(
+                f"you: {turn.last_action}   reward: {turn.reward:.2f}",
+                highlight=False,
+                markup=False,
+            )
             if turn.done:
                 played += 1
                 won += int(turn.success)
@@ -78,13 +94,18 @@ def play(
                         highlight=False,
                     )
                 else:
-                    reason = "time is up" if turn.truncated else "episode over"
+                    outcome = turn.extra.get("outcome")
+                    reason = "time is up" if turn.truncated else (outcome or "episode over")
                     out.print(f"[bold red]{reason}[/] after {turn.step} steps", highlight=False)
                 turn = session.new_episode()
             _show_turn(turn)
     finally:
         session.close()
     out.print(f"played {played} episode(s), {won} success(es)", highlight=False)
+
+
+#: Width the action list is laid out in (one line when it fits, else one per line).
+ACTIONS_WIDTH = 80
 
 
 def _show_turn(turn: Any) -> None:
@@ -97,4 +118,10 @@ def _show_turn(turn: Any) -> None:
         f"[bold]step {turn.step}:[/] {escape(turn.observation or '(nothing in view)')}",
         highlight=False,
     )
-    out.print("  ".join(f"{i + 1}. {name}" for i, name in enumerate(turn.actions)), highlight=False)
+    numbered = [f"{i + 1}. {name}" for i, name in enumerate(turn.actions)]
+    line = "  ".join(numbered)
+    if len(line) <= ACTIONS_WIDTH:
+        out.print(line, highlight=False, markup=False)
+    else:
+        for item in numbered:
+            out.print(item, highlight=False, markup=False)

@@ -35,15 +35,22 @@ Failures: with ``keep_going`` (what ``glam evaluate`` uses) a test that raises i
 recorded with its error and the suite goes on; ``on_progress`` receives the
 report after every test, which :func:`evaluate` writes at once (atomically), so
 a run stopped mid-suite keeps every finished test.
+
+A run directory brings its own defaults (:func:`run_eval_defaults`): suite,
+level, evaluation seed, episodes, actions and environments of the run's final
+evaluation, so that ``glam evaluate RUN`` plays exactly the episodes of its
+``eval/final.json``. Baselines (``random``, ``bot``, ``keyword``) play the same
+tests and seeds beside the agent and land in the same report.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +59,7 @@ from glam_apps.config.schema import GameSection
 from glam_apps.errors import IncompatibleCheckpointError, UserError
 from glam_apps.evaluation.agents import Agent, BotAgent, KeywordAgent, PolicyAgent, RandomAgent
 from glam_apps.evaluation.report import EvalResult, EvaluationReport, TestFailure, write_report
-from glam_apps.evaluation.stats import across_seeds, summarize
+from glam_apps.evaluation.stats import EpisodeOutcome, across_seeds, summarize_outcomes
 from glam_apps.evaluation.suites import (
     DEFAULT_BASE_LEVEL,
     SUITES,
@@ -71,23 +78,31 @@ from glam_apps.models.policies import (
     load_run_policy,
     load_saved_policy,
     looks_like_path,
+    read_run_config,
 )
 from glam_apps.runs.rundir import RunDir
 
 __all__ = [
+    "BASELINES",
+    "EVALUATIONS_DIR",
     "PROTOCOLS",
     "SUITES",
     "EpisodeOutcome",
     "EvalProtocol",
     "EvalSettings",
     "LoadedAgent",
+    "RunEvalDefaults",
     "TestSpec",
+    "baseline_agent",
+    "default_output_dir",
     "env_config_for_test",
     "evaluate",
     "evaluate_agent",
     "load_agent",
+    "parse_baselines",
     "resolve_settings",
     "run_episodes",
+    "run_eval_defaults",
     "suite_tests",
 ]
 from glam_env import BabyAITextConfig
@@ -95,18 +110,6 @@ from glam_env import BabyAITextConfig
 logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------- episodes
-
-
-@dataclass(frozen=True)
-class EpisodeOutcome:
-    """One evaluation episode."""
-
-    index: int
-    seed: int
-    success: bool
-    episode_return: float
-    length: int
-    family: str | None
 
 
 def run_episodes(
@@ -364,13 +367,13 @@ def resolve_settings(
     seeds: int | None = None,
     episodes: int | None = None,
     num_envs: int | None = None,
-    greedy: bool = False,
+    greedy: bool | None = None,
 ) -> EvalSettings:
     """The protocol's settings (default: today's), each replaced by a value given here.
 
     A value given explicitly wins over the protocol's and is listed in
     ``overridden`` (``--protocol paper --episodes 100`` is the paper's shape at a
-    tenth of the cost, and the report says so).
+    tenth of the cost, and the report says so). ``greedy=None``: the protocol's actions.
     """
     if protocol is None:
         base = DEFAULT_PROTOCOL
@@ -385,7 +388,9 @@ def resolve_settings(
     overridden = [
         name for name, value in given.items() if value is not None and value != getattr(base, name)
     ]
-    if greedy != base.greedy:
+    if greedy is None:
+        greedy = base.greedy
+    elif greedy != base.greedy:
         overridden.append("greedy" if greedy else "sampled")
     return EvalSettings(
         seeds=base.seeds if seeds is None else seeds,
@@ -416,8 +421,14 @@ def evaluate_agent(
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
     on_test_failed: Callable[[TestSpec, str], None] | None = None,
     on_progress: Callable[[EvaluationReport], None] | None = None,
+    record: int = 0,
+    record_dir: str | os.PathLike[str] | None = None,
 ) -> EvaluationReport:
     """Run every test of ``suite`` with ``loaded``'s agent over ``seeds`` seeds; return the report.
+
+    ``record`` > 0 keeps that many episodes' transcripts per test (JSONL, see
+    :func:`glam_apps.watching.recording.record_transcripts`) in
+    ``record_dir/<test>/``: the test's first seeds, replayed one at a time after it.
 
     A test that raises stops the evaluation, unless ``keep_going``: then it is
     recorded in the report's ``failures`` (its error on one line, its traceback
@@ -430,22 +441,11 @@ def evaluate_agent(
         raise UserError(f"num_envs must be >= 1, got {num_envs}")
     if seeds < 1:
         raise UserError(f"seeds must be >= 1, got {seeds}")
-    base_env = loaded.env_config
-    if loaded.game is not None:
-        _check_game_suite(loaded.game, suite, level)
-        base_level = loaded.game.gym_id
-        tests = [TestSpec("no change", base_level)]
-    else:
-        base_level = level or loaded.base_level or DEFAULT_BASE_LEVEL
-        if base_env.level != base_level:
-            base_env = env_config_for_test(base_env, TestSpec("base", base_level))
-        tests = suite_tests(suite, base_level)
-    not_applicable = (
-        []
-        if loaded.reads_prompt
-        else [test.name for test in tests if _only_changes_the_prompt(test, base_level)]
-    )
-    tests = [test for test in tests if test.name not in not_applicable]
+    if record < 0:
+        raise UserError(f"record must be >= 0 episodes per test, got {record}")
+    if record and record_dir is None:
+        raise UserError("keeping transcripts (record) needs a folder for them (record_dir)")
+    base_env, base_level, tests, not_applicable = _plan(loaded, suite, level)
     if not_applicable:
         metadata = {
             **(metadata or {}),
@@ -482,6 +482,8 @@ def evaluate_agent(
             per_seed = _play_seeds(
                 agent, env_config, test, seed, seeds, episodes, num_envs, on_episode
             )
+            if record:
+                _record_test(agent, env_config, test, seed, min(record, episodes), record_dir)
         except Exception as error:
             if not keep_going:
                 raise
@@ -498,6 +500,53 @@ def evaluate_agent(
         if on_progress is not None:
             on_progress(report(tests[position + 1 :]))
     return report(())
+
+
+def _record_test(
+    agent: Agent,
+    env_config: EnvSpec,
+    test: TestSpec,
+    seed: int,
+    count: int,
+    record_dir: str | os.PathLike[str] | None,
+) -> None:
+    """Transcripts of the test's first ``count`` seeds in ``record_dir/<test slug>/``."""
+    # Imported here: glam_apps.watching loads agents through this module.
+    from glam_apps.watching.recording import record_transcripts
+
+    assert record_dir is not None
+    slug = "".join(c if c.isalnum() or c in "-_." else "-" for c in test.name)
+    record_transcripts(
+        agent,
+        env_config,
+        [seed + i for i in range(count)],
+        Path(record_dir) / slug,
+        template=test.template,
+        metadata={"test": test.name, "level": test.level},
+    )
+
+
+def _plan(
+    loaded: LoadedAgent, suite: str, level: str | None
+) -> tuple[BabyAITextConfig, str, list[TestSpec], list[str]]:
+    """Base environment, base level, the tests to play, and those left out (not applicable)."""
+    base_env = loaded.env_config
+    if loaded.game is not None:
+        _check_game_suite(loaded.game, suite, level)
+        base_level = loaded.game.gym_id
+        tests = [TestSpec("no change", base_level)]
+    else:
+        base_level = level or loaded.base_level or DEFAULT_BASE_LEVEL
+        if base_env.level != base_level:
+            base_env = env_config_for_test(base_env, TestSpec("base", base_level))
+        tests = suite_tests(suite, base_level)
+    not_applicable = (
+        []
+        if loaded.reads_prompt
+        else [test.name for test in tests if _only_changes_the_prompt(test, base_level)]
+    )
+    tests = [test for test in tests if test.name not in not_applicable]
+    return base_env, base_level, tests, not_applicable
 
 
 #: Longest error message a failed test keeps in the report.
@@ -590,11 +639,7 @@ def _result(
     return EvalResult(
         name=name,
         level=env_label(env_config),
-        summary=summarize(
-            [o.success for o in outcomes],
-            [o.episode_return for o in outcomes],
-            [o.length for o in outcomes],
-        ),
+        summary=summarize_outcomes(outcomes),
         variant=test.variant,
         template=test.template,
         group=group,
@@ -626,14 +671,146 @@ def report_stem(suite: str, greedy: bool, seed: int, seeds: int = 1) -> str:
     return stem if seeds == 1 else f"{stem}-{seeds}seeds"
 
 
+# ---------------------------------------------------------------------- defaults
+
+#: The suite of a run's final evaluation: training evaluates its level alone.
+RUN_FINAL_SUITE = "level"
+
+#: Where ``glam evaluate`` writes the reports of an agent that is not a run (a run's go
+#: to its own ``eval/``): under ``runs/``, where runs go and which the repository's
+#: ``.gitignore`` covers, never into a folder of its own in the working directory.
+EVALUATIONS_DIR = Path("runs") / "evaluations"
+
+#: Agents that can play beside another one as baselines (``--baselines``).
+BASELINES: tuple[str, ...] = ("random", "bot", "keyword")
+
+
+@dataclass(frozen=True)
+class RunEvalDefaults:
+    """What a run's final evaluation played; ``glam evaluate RUN`` starts from it.
+
+    ``source`` names the files the values were read from: the final report where
+    it exists (what was played), the run's ``config.yaml`` (``run.eval_*``) for the
+    rest. The environment settings always come from the run (see :func:`load_agent`).
+    """
+
+    suite: str
+    level: str
+    seed: int
+    episodes: int
+    greedy: bool
+    num_envs: int
+    source: str
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "level": self.level,
+            "seed": self.seed,
+            "episodes": self.episodes,
+            "actions": "greedy" if self.greedy else "sampled",
+            "num_envs": self.num_envs,
+        }
+
+
+def run_eval_defaults(
+    run_dir: str | os.PathLike[str], *, trust_remote_code: bool = False
+) -> RunEvalDefaults:
+    """The suite, level, seed, episodes, actions and environments of a run's final evaluation."""
+    run = RunDir.at(run_dir)
+    config = read_run_config(run, trust_remote_code=trust_remote_code)
+    values: dict[str, Any] = {
+        "suite": RUN_FINAL_SUITE,
+        "level": config.eval_level,
+        "seed": config.run.eval_seed,
+        "episodes": config.run.eval_episodes,
+        "greedy": config.run.eval_greedy,
+        "num_envs": config.run.eval_num_envs,
+    }
+    sources = [f"{run.config.name} (run.eval_*)"]
+    final = _final_report_settings(run.eval / "final.json")
+    if final:
+        values.update(final)
+        sources.insert(0, "eval/final.json")
+    return RunEvalDefaults(**values, source=" and ".join(sources))
+
+
+def _final_report_settings(path: Path) -> dict[str, Any]:
+    """Seed, episodes, actions and level the final report says it played (``{}``: none)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        logger.warning(
+            "%s cannot be read (%s): the run's config.yaml gives the defaults", path, error
+        )
+        return {}
+    found: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        return found
+    if isinstance(data.get("seed"), int):
+        found["seed"] = data["seed"]
+    if isinstance(data.get("episodes_per_test"), int) and data.get("seeds", 1) == 1:
+        found["episodes"] = data["episodes_per_test"]
+    if data.get("actions") in ("greedy", "sampled"):
+        found["greedy"] = data["actions"] == "greedy"
+    metadata = data.get("metadata")
+    level = metadata.get("base_level") if isinstance(metadata, dict) else None
+    if isinstance(level, str):
+        found["level"] = level
+    return found
+
+
+def default_output_dir(agent: str) -> Path:
+    """Where ``glam evaluate AGENT`` writes: a run's ``eval/``, else ``runs/evaluations/<name>``."""
+    path = Path(agent).expanduser()
+    run = RunDir.at(path)
+    if run.is_run():
+        return run.eval
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.name or agent)
+    return EVALUATIONS_DIR / (slug if slug.strip(".") else "agent")
+
+
+def parse_baselines(names: Sequence[str], agent: str | None = None) -> list[str]:
+    """Baseline names, comma-separated or not, checked, in order, without repeats."""
+    chosen: list[str] = []
+    for item in names:
+        for name in (part.strip() for part in item.split(",")):
+            if not name:
+                continue
+            if name not in BASELINES:
+                raise UserError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+            if name == agent:
+                raise UserError(f"baseline {name!r} is the evaluated agent itself")
+            if name not in chosen:
+                chosen.append(name)
+    return chosen
+
+
+def baseline_agent(name: str, like: LoadedAgent, *, seed: int) -> LoadedAgent:
+    """Baseline ``name`` set up to play what ``like`` plays: its game, environment, level
+    and tests (an agent that reads no prompt leaves out the same tests)."""
+    if like.game is not None and name != "random":
+        raise UserError(
+            f"baseline {name!r} plays BabyAI-Text only; {like.game.gym_id} has only 'random'"
+        )
+    loaded = load_agent(name, seed=seed)
+    loaded.env_config = like.env_config
+    loaded.game = like.game
+    loaded.base_level = like.base_level
+    loaded.reads_prompt = like.reads_prompt
+    return loaded
+
+
 def evaluate(
     agent: str,
     *,
-    suite: str = "quick",
+    suite: str | None = None,
     level: str | None = None,
     episodes: int | None = None,
-    seed: int = 0,
-    greedy: bool = False,
+    seed: int | None = None,
+    greedy: bool | None = None,
     num_envs: int | None = None,
     seeds: int | None = None,
     protocol: str | None = None,
@@ -642,33 +819,64 @@ def evaluate(
     output_dir: str | os.PathLike[str] | None = None,
     env_overrides: Sequence[str] = (),
     policy_overrides: Sequence[str] = (),
+    baselines: Sequence[str] = (),
+    record: int = 0,
     on_test: Callable[[TestSpec, int, int], None] | None = None,
     on_episode: Callable[[EpisodeOutcome], None] | None = None,
     on_test_failed: Callable[[TestSpec, str], None] | None = None,
+    on_baseline: Callable[[str], None] | None = None,
     trust_remote_code: bool = False,
 ) -> tuple[EvaluationReport, list[Path]]:
     """Load ``agent``, evaluate it on ``suite``, write JSON + Markdown; return both.
 
-    ``protocol`` (``"paper"``) sets seeds, episodes and environments, each
-    overridable; without it: 1 seed, 50 episodes, 8 environments.
-    ``env_overrides`` (``key=value``, fields of ``BabyAITextConfig``) adjust the
-    environment every test starts from; ``policy_overrides`` (fields of
-    ``LLMPolicyConfig``) configure a model evaluated zero-shot. Reports go to
-    ``output_dir`` if given, else to ``<run>/eval`` for a run directory, else
-    nowhere (the report is still returned). They are rewritten after every test, so
-    a stopped run keeps the finished tests. A test that raises does not stop the
-    others: it is in the report's ``failures``, which the caller must check.
-    ``trust_remote_code`` (``--trust-remote-code``) is the only way to let the
-    agent's model run Python code of its own (see :func:`load_agent`).
+    Settings left ``None`` take the defaults: for a run directory, those of its
+    final evaluation (:func:`run_eval_defaults`; the report's
+    ``metadata.defaults_from_run`` lists them), so its numbers are those of
+    ``eval/final.json``; otherwise the ``quick`` suite, seed 0, sampled actions.
+    ``protocol`` (``"paper"``) sets seeds, episodes, environments and actions, each
+    overridable, and wins over a run's own. Without either: 1 seed, 50 episodes, 8
+    environments. ``env_overrides`` (``key=value``, fields of ``BabyAITextConfig``)
+    adjust the environment every test starts from; ``policy_overrides`` (fields of
+    ``LLMPolicyConfig``) configure a model evaluated zero-shot. ``baselines``
+    (``random``, ``bot``, ``keyword``) play the same tests and seeds after the agent
+    (``on_baseline`` hears when each starts) and are in ``report.baselines``.
+    Reports go to ``output_dir`` if given, else to ``<run>/eval`` for a run
+    directory, else nowhere (the report is still returned; the CLI uses
+    :func:`default_output_dir`). They are rewritten after every test, so a stopped
+    run keeps the finished tests. A test that raises does not stop the others: it
+    is in the report's failures (:attr:`EvaluationReport.all_failures`), which the
+    caller must check. ``trust_remote_code`` (``--trust-remote-code``) is the only
+    way to let the agent's model run Python code of its own (see :func:`load_agent`).
+    ``record`` > 0 keeps that many transcripts per test, for the agent (not the
+    baselines), in ``<report stem>-transcripts/<test>/`` beside the reports.
     """
-    if suite not in SUITES:
+    if suite is not None and suite not in SUITES:
         raise UserError(f"unknown suite {suite!r}; choose one of {', '.join(SUITES)}")
+    baseline_names = parse_baselines(baselines, agent)
+    from_run: dict[str, Any] = {}
+    defaults_source = None
+    if RunDir.at(Path(agent).expanduser()).is_run():
+        defaults = run_eval_defaults(agent, trust_remote_code=trust_remote_code)
+        defaults_source = defaults.source
+        given = {"suite": suite, "level": level, "seed": seed}
+        if protocol is None:  # a named protocol sets these itself
+            given.update(episodes=episodes, num_envs=num_envs, greedy=greedy)
+        run_values = {**defaults.settings(), "greedy": defaults.greedy}
+        from_run = {name: run_values[name] for name, value in given.items() if value is None}
+        suite = from_run.get("suite", suite)
+        level = from_run.get("level", level)
+        seed = from_run.get("seed", seed)
+        episodes = from_run.get("episodes", episodes)
+        num_envs = from_run.get("num_envs", num_envs)
+        greedy = from_run.get("greedy", greedy)
+    suite = "quick" if suite is None else suite
+    seed = 0 if seed is None else seed
     settings = resolve_settings(
         protocol, seeds=seeds, episodes=episodes, num_envs=num_envs, greedy=greedy
     )
     loaded = load_agent(
         agent,
-        greedy=greedy,
+        greedy=settings.greedy,
         seed=seed,
         checkpoint=checkpoint,
         device=device,
@@ -681,30 +889,81 @@ def evaluate(
         loaded.env_config = compose(
             BabyAITextConfig, base=loaded.env_config.model_dump(), overrides=env_overrides
         )
+    others = [baseline_agent(name, loaded, seed=seed) for name in baseline_names]
+    metadata = settings.metadata()
+    if from_run:
+        if "greedy" in from_run:
+            from_run["actions"] = "greedy" if from_run.pop("greedy") else "sampled"
+        metadata["defaults_from_run"] = {"source": defaults_source, "settings": from_run}
     target: Path | None = Path(output_dir) if output_dir is not None else None
     if target is None and loaded.metadata and "run_dir" in loaded.metadata:
         target = RunDir.at(loaded.metadata["run_dir"]).eval
     written: list[Path] = []
+    planned = [test.name for test in _plan(loaded, suite, level)[2]] if others else []
+    played: list[EvaluationReport] = []
 
-    def save(partial: EvaluationReport) -> None:
-        if target is not None:
-            stem = report_stem(suite, partial.greedy, seed, partial.seeds)
-            written[:] = write_report(partial, target, stem)
+    def save(main: EvaluationReport, current: EvaluationReport | None = None) -> None:
+        if target is None:
+            return
+        waiting = [
+            EvaluationReport(
+                agent=other.label,
+                suite=suite,
+                episodes=main.episodes,
+                seed=seed,
+                greedy=False,
+                results=[],
+                pending=list(planned),
+            )
+            for other in others[len(played) + (current is not None) :]
+        ]
+        partial = replace(
+            main, baselines=[*played, *([current] if current is not None else []), *waiting]
+        )
+        stem = report_stem(suite, partial.greedy, seed, partial.seeds)
+        written[:] = write_report(partial, target, stem)
 
+    common: dict[str, Any] = {
+        "suite": suite,
+        "level": level,
+        "episodes": settings.episodes,
+        "seed": seed,
+        "num_envs": settings.num_envs,
+        "seeds": settings.seeds,
+        "keep_going": True,
+        "on_test": on_test,
+        "on_episode": on_episode,
+        "on_test_failed": on_test_failed,
+    }
+    record_dir = None
+    if record:
+        if target is None:
+            raise UserError("--record keeps transcripts beside the reports: give --out")
+        stem = report_stem(suite, settings.greedy, seed, settings.seeds)
+        record_dir = target / f"{stem}-transcripts"
+        metadata["transcripts"] = str(record_dir)
     report = evaluate_agent(
         loaded,
-        suite=suite,
-        level=level,
-        episodes=settings.episodes,
-        seed=seed,
         greedy=settings.greedy,
-        num_envs=settings.num_envs,
-        seeds=settings.seeds,
-        keep_going=True,
-        metadata=settings.metadata(),
-        on_test=on_test,
-        on_episode=on_episode,
-        on_test_failed=on_test_failed,
+        metadata=metadata,
         on_progress=save,
+        record=record,
+        record_dir=record_dir,
+        **common,
     )
+    for other in others:
+        if on_baseline is not None:
+            on_baseline(other.label)
+        played.append(
+            evaluate_agent(
+                other,
+                greedy=False,
+                metadata=settings.metadata(),
+                on_progress=lambda partial, main=report: save(main, partial),
+                **common,
+            )
+        )
+    if others:
+        report = replace(report, baselines=list(played))
+        save(report)
     return report, list(written)

@@ -1,9 +1,12 @@
-"""``glam play``: a person plays a text level; the game logic, without any printing.
+"""``glam play``: a person plays a text game; the game logic, without any printing.
 
-:class:`PlaySession` keeps one environment, follows it with the BabyAI bot (so a
-hint is available at every step) and turns typed commands into game moves. The
-CLI reads lines from stdin and renders what the session returns, so a game can
-be scripted (``printf '1\\n2\\nq\\n' | glam play GoToLocal``).
+:class:`PlaySession` keeps one environment of any text game glam ships (a
+BabyAI-Text level, tic-tac-toe, connect four, a TextWorld game: see
+:mod:`glam_apps.games.catalog` for the names), follows it with the game's expert
+when it has one (the BabyAI bot, TextWorld's walkthrough policy) so a hint is
+available at every step, and turns typed commands into game moves. The CLI reads
+lines from stdin and renders what the session returns, so a game can be scripted
+(``printf '1\\n2\\nq\\n' | glam play GoToLocal``).
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from glam_apps.config.schema import GameSection
 from glam_apps.errors import UserError
+from glam_apps.games.catalog import require_game, resolve_game
+from glam_apps.games.envs import make_game
 from glam_env import BabyAITextConfig, ExpertAgent, ExpertFailure, make_env
+from glam_env.errors import GlamEnvError
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +28,9 @@ QUIT_WORDS = frozenset({"q", "quit", "exit"})
 HINT_WORDS = frozenset({"hint", "?"})
 HELP_WORDS = frozenset({"help", "h"})
 RESTART_WORDS = frozenset({"r", "restart"})
+
+#: What ``info`` says about a board game's turn that the player should see.
+SHOWN_INFO = ("opponent_move", "outcome")
 
 CommandKind = Literal["act", "hint", "help", "quit", "restart", "invalid", "empty"]
 
@@ -54,7 +64,12 @@ class Turn:
 
 
 class PlaySession:
-    """One level, played episode after episode (seeds ``seed``, ``seed + 1``, ...)."""
+    """One game, played episode after episode (seeds ``seed``, ``seed + 1``, ...).
+
+    ``level`` is a BabyAI-Text level or another game's name (``tictactoe``,
+    ``coin_collector``, ``BoardGame-Text/ConnectFour-v0``, ...); ``variant`` and
+    ``config`` are BabyAI-Text settings.
+    """
 
     def __init__(
         self,
@@ -64,14 +79,26 @@ class PlaySession:
         variant: str | None = None,
         config: BabyAITextConfig | None = None,
     ) -> None:
-        try:
-            base = config or BabyAITextConfig()
-            data = base.model_dump()
-            data.update(level=level, history_length=1, variant=variant or base.variant.name)
-            self.config = BabyAITextConfig.model_validate(data)
-        except ValueError as error:
-            raise UserError(f"cannot play {level!r}: {_first_line(error)}") from error
-        self.env = make_env(self.config)
+        # A Gymnasium id ("Namespace/Name-vN") is never a level name: an unknown one is
+        # an unknown game, with the close matches, not an unknown level.
+        self.game: GameSection | None = require_game(level) if "/" in level else resolve_game(level)
+        self.config: BabyAITextConfig | None = None
+        if self.game is not None:
+            if variant is not None:
+                raise UserError(
+                    f"--variant changes the words of BabyAI-Text levels; {self.game.gym_id} "
+                    "has no variants"
+                )
+            self.env = make_game(self.game)
+        else:
+            try:
+                base = config or BabyAITextConfig()
+                data = base.model_dump()
+                data.update(level=level, history_length=1, variant=variant or base.variant.name)
+                self.config = BabyAITextConfig.model_validate(data)
+            except ValueError as error:
+                raise UserError(f"cannot play {level!r}: {_first_line(error)}") from error
+            self.env = make_env(self.config)
         self.first_seed = seed
         self.episode = -1
         self.turn: Turn | None = None
@@ -79,13 +106,21 @@ class PlaySession:
         self._suggestion: int | None = None
         self._expert_error: str | None = None
 
+    @property
+    def title(self) -> str:
+        """What is played: the level and its variant, or the game's id."""
+        if self.config is None:
+            assert self.game is not None
+            return self.game.gym_id
+        return f"{self.config.level} (variant {self.config.variant.name})"
+
     # ------------------------------------------------------------------ game
 
     def new_episode(self) -> Turn:
         """Start the next episode (the first one uses ``seed``)."""
         self.episode += 1
         seed = self.first_seed + self.episode
-        obs, _ = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=seed)
         self._follow_with_expert(first=True)
         self.turn = Turn(
             episode=self.episode,
@@ -94,6 +129,7 @@ class PlaySession:
             goal=obs["mission"],
             observation=obs["observation"],
             actions=tuple(obs["admissible_actions"]),
+            extra=_shown(info),
         )
         return self.turn
 
@@ -118,6 +154,7 @@ class PlaySession:
             done=done,
             success=bool(info.get("success", False)),
             truncated=bool(truncated),
+            extra=_shown(info),
         )
         if not done:
             self._follow_with_expert(first=False)
@@ -174,8 +211,15 @@ class PlaySession:
         return self.turn
 
     def _follow_with_expert(self, first: bool) -> None:
-        """Keep the bot in step with the game (it must see every step to replan)."""
+        """Keep the game's expert in step with the game, so a hint is ready at every step.
+
+        BabyAI's bot must see every step to replan; TextWorld's policy replans from
+        the game's state by itself; the board games have no expert.
+        """
         self._suggestion = None
+        if self.game is not None:
+            self._suggest_from_game(first)
+            return
         if first:
             self._expert_error = None
             try:
@@ -192,6 +236,26 @@ class PlaySession:
             logger.debug("bot gave up: %s", error)
             self.expert = None
             self._expert_error = _first_line(error)
+
+    def _suggest_from_game(self, first: bool) -> None:
+        """A game's own expert (TextWorld's ``expert_action``), if it has one."""
+        assert self.game is not None
+        expert = getattr(self.env.unwrapped, "expert_action", None)
+        if expert is None:
+            self._expert_error = f"no expert plays {self.game.gym_id}"
+            return
+        if first:
+            self._expert_error = None
+        try:
+            self._suggestion = int(expert())
+        except (RuntimeError, GlamEnvError) as error:
+            logger.debug("the game's expert gave up: %s", error)
+            self._expert_error = _first_line(error)
+
+
+def _shown(info: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``info`` a player sees (a board game's opponent move and outcome)."""
+    return {key: info[key] for key in SHOWN_INFO if info.get(key) is not None}
 
 
 def _first_line(error: BaseException) -> str:
