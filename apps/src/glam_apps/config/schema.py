@@ -99,6 +99,13 @@ class RunSettings(BaseModel):
     """Periodic checkpoints kept (older ones are deleted)."""
     torch_threads: int | None = Field(None, ge=1)
     """``torch.set_num_threads``; ``None``: torch's default."""
+    eval_at_start: bool = False
+    """Also evaluate before the first update: the step-0 point of ``glam plot``'s curves."""
+    log_transcripts: int = Field(2, ge=0)
+    """Episodes of each evaluation also kept as text transcripts (TensorBoard, W&B); 0: none."""
+    wandb: bool = False
+    """Also log to Weights & Biases (the ``wandb`` extra; ``WANDB_MODE=offline`` needs no
+    account). See :mod:`glam_apps.training.tracking`."""
 
 
 class PolicySection(LLMPolicyConfig):

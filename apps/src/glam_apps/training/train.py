@@ -82,6 +82,7 @@ from glam_apps.runs.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
 from glam_apps.training import cloning
 from glam_apps.training.distributed import Launch, agreed, any_rank, main_rank_first, process_group
 from glam_apps.training.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
+from glam_apps.training.tracking import Tracker, require_wandb
 from glam_env import BabyAITextConfig
 from glam_ppo import (
     PPO,
@@ -313,6 +314,9 @@ RESUME_RULES: dict[str, tuple[str, str]] = {
     "run.checkpoint_every": (APPLIED, "checkpoints from now on"),
     "run.keep_checkpoints": (APPLIED, "pruning from now on"),
     "run.torch_threads": (APPLIED, "set when the run is built"),
+    "run.eval_at_start": (APPLIED, "read when training starts from step 0"),
+    "run.log_transcripts": (APPLIED, "evaluations from now on"),
+    "run.wandb": (APPLIED, "tracking from now on (the W&B run continues)"),
     "ppo.total_steps": (MANAGED, "run.total_steps"),
     "ppo.num_steps": (REFUSED, "the checkpoint's update counter counts rollouts of this length"),
     "ppo.seed": (MANAGED, "run.seed"),
@@ -450,8 +454,13 @@ class RunCallback(Callback):
         self.last_checkpoint_iteration = -1
 
     def on_training_start(self, trainer: Trainer) -> None:
-        if self.session.hooks.on_start is not None:
-            self.session.hooks.on_start(self.progress(trainer, {}))
+        session = self.session
+        if session.tracker is not None:
+            session.tracker.start(trainer.global_step)
+        if session.config.run.eval_at_start and trainer.global_step == 0:
+            session.periodic_evaluation(trainer)  # the step-0 point of the curves
+        if session.hooks.on_start is not None:
+            session.hooks.on_start(self.progress(trainer, {}))
 
     def on_episode_end(self, trainer: Trainer, episode: Any) -> None:
         success = float(bool(episode.success)) if episode.success is not None else math.nan
@@ -473,6 +482,8 @@ class RunCallback(Callback):
 
     def on_update_end(self, trainer: Trainer, metrics: dict[str, float]) -> None:
         session = self.session
+        if session.tracker is not None:
+            session.tracker.log_update(metrics)
         every = session.config.updates_for(session.config.run.eval_every)
         if every is not None and trainer.iteration % every == 0:
             session.periodic_evaluation(trainer)
@@ -529,7 +540,8 @@ class _Session:
         self.saver: PolicySaver | None = None
         self.trainer: Trainer | None = None
         self.callback = RunCallback(self)
-        self._eval_writer: Any = None
+        #: TensorBoard extras and W&B (rank 0 only; see glam_apps.training.tracking).
+        self.tracker = Tracker(run, config) if self.launch.is_main else None
         #: Env steps of the last evaluation (known on every rank, unlike its report).
         self.last_eval_step: int | None = None
         #: On resume: TensorBoard hides evaluation points at or after this step that
@@ -575,6 +587,7 @@ class _Session:
     def build(self) -> Trainer:
         config = self.config
         num_envs, _ = self.per_rank()
+        require_wandb(config)
         if config.run.torch_threads is not None:
             torch.set_num_threads(config.run.torch_threads)
         torch.manual_seed(config.run.seed)
@@ -642,7 +655,7 @@ class _Session:
             agent, "policy", config.env, base_level=config.eval_level, game=config.game
         )
 
-    def _evaluate(self, loaded: LoadedAgent) -> EvaluationReport:
+    def _evaluate(self, loaded: LoadedAgent, on_episode: Any = None) -> EvaluationReport:
         run = self.config.run
         return evaluate_agent(
             loaded,
@@ -652,6 +665,7 @@ class _Session:
             seed=run.eval_seed,
             greedy=run.eval_greedy,
             num_envs=run.eval_num_envs,
+            on_episode=on_episode,
         )
 
     def periodic_evaluation(self, trainer: Trainer) -> EvaluationReport | None:
@@ -693,7 +707,12 @@ class _Session:
     ) -> tuple[EvaluationReport, dict[str, Any], bool]:
         """Rank 0: evaluate, append the record, update the best success."""
         self.hooks.event(f"evaluating at {trainer.global_step} env steps")
-        report = self._evaluate(self._policy_agent())
+        loaded = self._policy_agent()
+        assert self.tracker is not None  # rank 0
+        recorder = self.tracker.transcript_agent(loaded.agent)
+        if recorder is not None:  # records a few episodes, acting exactly as the agent
+            loaded.agent = recorder
+        report = self._evaluate(loaded, None if recorder is None else recorder.on_episode)
         summary = report.results[0].summary
         record = {
             "global_step": trainer.global_step,
@@ -702,27 +721,14 @@ class _Session:
             **summary.to_dict(),
         }
         append_jsonl(self.run.evaluations, record)
-        self._tensorboard(record)
+        transcripts = [] if recorder is None else recorder.transcripts
+        self.tracker.log_evaluation(record, transcripts, purge_step=self.eval_purge_step)
         self.last_eval_success = summary.success_rate
         self.last_eval = (trainer.global_step, report)
         improved = self.best_success is None or summary.success_rate > self.best_success
         if improved:
             self.best_success = summary.success_rate
         return report, record, improved
-
-    def _tensorboard(self, record: dict[str, Any]) -> None:
-        try:
-            if self._eval_writer is None:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self._eval_writer = SummaryWriter(
-                    log_dir=str(self.run.tensorboard / "eval"), purge_step=self.eval_purge_step
-                )
-            for key in ("success_rate", "mean_return", "mean_length"):
-                self._eval_writer.add_scalar(f"eval/{key}", record[key], record["global_step"])
-            self._eval_writer.flush()
-        except ImportError:  # tensorboard is optional
-            logger.debug("tensorboard not installed: evaluation scalars only in JSONL")
 
     def save_policy(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
         """Save the policy with the run config (and ``extra`` JSON files), atomically.
@@ -745,8 +751,8 @@ class _Session:
             self.saver.save(staging, write_extra)
 
     def close(self) -> None:
-        if self._eval_writer is not None:
-            self._eval_writer.close()
+        if self.tracker is not None:
+            self.tracker.close()
         if self.trainer is not None:
             self.trainer.env.close()
 

@@ -143,8 +143,69 @@ class JSONLWriter(Callback):
             self._handle = None
 
 
+#: The TensorBoard namespace of each metric key, as the RL ecosystem groups them
+#: (Stable-Baselines3, CleanRL): ``train/`` what the update computed (losses,
+#: entropy, KL, clipping, gradients, learning rates, DRRN's Q-learning), ``rollout/``
+#: what the agent met while acting (episodes, success, speed, exploration). A key
+#: listed nowhere goes to :data:`DEFAULT_NAMESPACE`; ``global_step`` is the x axis
+#: and is not written. Learning rates of other parameter groups
+#: (``learning_rate/head``) follow ``learning_rate``.
+TENSORBOARD_NAMESPACES: dict[str, str] = {
+    # PPO update (glam_ppo.update.ppo_update) and its schedule
+    "policy_loss": "train",
+    "value_loss": "train",
+    "entropy": "train",
+    "approx_kl": "train",
+    "old_approx_kl": "train",
+    "clip_fraction": "train",
+    "explained_variance": "train",
+    "grad_norm": "train",
+    "grad_norm_max": "train",
+    "gradient_steps": "train",
+    "epochs": "train",
+    "kl_early_stop": "train",
+    "skipped_nonfinite": "train",
+    "clip_coef": "train",
+    "learning_rate": "train",
+    "update_seconds": "train",
+    "iteration": "train",
+    # DRRN's Q-learning (glam_ppo.drrn)
+    "loss": "train",
+    "q_mean": "train",
+    "target_mean": "train",
+    "td_error_abs": "train",
+    "updates": "train",
+    "updates_total": "train",
+    "replay_size": "train",
+    "vocabulary_size": "train",
+    # acting in the environments
+    "episode_return_mean": "rollout",
+    "episode_length_mean": "rollout",
+    "success_rate": "rollout",
+    "episodes": "rollout",
+    "episodes_total": "rollout",
+    "steps_per_second": "rollout",
+    "rollout_seconds": "rollout",
+    "batch_size": "rollout",
+    "epsilon": "rollout",
+}
+DEFAULT_NAMESPACE = "train"
+#: Metric keys :class:`TensorBoardWriter` leaves out (the step axis itself).
+NOT_WRITTEN = frozenset({"global_step"})
+
+
+def tensorboard_tag(key: str) -> str:
+    """The TensorBoard tag of a metric key: ``success_rate`` -> ``rollout/success_rate``."""
+    base = key.split("/", 1)[0]
+    return f"{TENSORBOARD_NAMESPACES.get(base, DEFAULT_NAMESPACE)}/{key}"
+
+
 class TensorBoardWriter(Callback):
-    """Scalars for TensorBoard (needs the ``tensorboard`` extra: ``glam-ppo[tensorboard]``)."""
+    """Scalars for TensorBoard (needs the ``tensorboard`` extra: ``glam-ppo[tensorboard]``).
+
+    Each metric is written under its namespace (:func:`tensorboard_tag`), so
+    TensorBoard shows ``train/`` and ``rollout/`` sections as for other RL libraries.
+    """
 
     def __init__(self, log_dir: str | Path) -> None:
         self.log_dir = Path(log_dir)
@@ -170,8 +231,10 @@ class TensorBoardWriter(Callback):
             return
         step = int(metrics.get("global_step", trainer.global_step))
         for key, value in metrics.items():
+            if key in NOT_WRITTEN:
+                continue
             if isinstance(value, (int, float)) and math.isfinite(value):
-                self._writer.add_scalar(key, value, step)
+                self._writer.add_scalar(tensorboard_tag(key), value, step)
         self._writer.flush()
 
     def on_training_end(self, trainer: PPO) -> None:
