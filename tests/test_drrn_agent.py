@@ -63,6 +63,11 @@ def test_drrn_trains_resumes_exactly_and_evaluates(tmp_path: Path, glam: Callabl
                       "--out", str(tmp_path / "eval"))  # fmt: skip
         assert result.code == 0, result.stderr
         assert "no change" in result.stdout
+    # A run's final policy is its saved folder, as for an LLM run (not the periodic state).
+    result = glam("evaluate", str(straight), "--checkpoint", "final", "--suite", "level",
+                  "--episodes", "3", "--out", str(tmp_path / "final"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "(final)" in result.stdout
 
 
 def test_drrn_plays_other_text_games(tmp_path: Path, glam: Callable) -> None:

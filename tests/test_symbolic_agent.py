@@ -67,6 +67,11 @@ def test_symbolic_ppo_trains_resumes_and_evaluates(tmp_path: Path, glam: Callabl
                       "--out", str(tmp_path / "eval"))  # fmt: skip
         assert result.code == 0, result.stderr
         assert "GoToLocal" in result.stdout
+    # A run's final policy is its saved folder, as for an LLM run (not the periodic state).
+    result = glam("evaluate", str(straight), "--checkpoint", "final", "--suite", "level",
+                  "--episodes", "3", "--out", str(tmp_path / "final"))  # fmt: skip
+    assert result.code == 0, result.stderr
+    assert "(final)" in result.stdout
 
 
 def test_symbolic_ppo_needs_symbolic_observations(glam: Callable, tmp_path: Path) -> None:

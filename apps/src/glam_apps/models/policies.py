@@ -281,16 +281,21 @@ def run_checkpoint(run: RunDir, which: Which = "auto") -> tuple[str, Path]:
     """
     order: list[str] = ["final", "best", "latest"] if which == "auto" else [which]
     for kind in order:
-        if kind == "final" and (run.final / POLICY_CONFIG).is_file():
+        if kind == "final" and _is_saved_policy(run.final):
             return kind, run.final
-        if kind == "best" and (run.best / POLICY_CONFIG).is_file():
+        if kind == "best" and _is_saved_policy(run.best):
             return kind, run.best
         if kind == "latest":
             latest = ppo_checkpoint.latest_checkpoint(run.periodic)
             if latest is not None:
                 return kind, latest
-    wanted = "any checkpoint" if which == "auto" else f"a {which} checkpoint"
+    wanted = "any checkpoint" if which == "auto" else f"{which} checkpoint"
     raise UserError(f"run {run.root} has no {wanted} yet")
+
+
+def _is_saved_policy(directory: Path) -> bool:
+    """An LLM policy (``save_pretrained``) or a symbolic / DRRN one (``glam_ppo.saved_modules``)."""
+    return (directory / POLICY_CONFIG).is_file() or is_saved_baseline(directory)
 
 
 def load_run_policy(
