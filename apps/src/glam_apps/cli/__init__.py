@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from glam_apps.cli import evaluate, play, plot, train  # noqa: F401  (registers the commands)
+from glam_apps.cli import compare, evaluate, play, plot, study, train, watch  # noqa: F401  (registers the commands)
 from glam_apps.cli.app import (
     _AGREED_ERROR_GRACE_SECONDS,
     _error_line,
