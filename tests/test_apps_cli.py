@@ -50,7 +50,11 @@ def test_train_writes_the_run_directory(trained_runs: dict[str, Path]) -> None:
     assert (run / "checkpoints" / "best" / "best.json").is_file()
     assert (run / "checkpoints" / "periodic" / "latest").read_text().strip() == "iteration_000002"
     evaluations = (run / "eval" / "evaluations.jsonl").read_text().splitlines()
-    assert [json.loads(line)["global_step"] for line in evaluations] == [8, 16]
+    assert [json.loads(line)["global_step"] for line in evaluations] == [
+        0,
+        8,
+        16,
+    ]  # quickstart evaluates at step 0 too
     final = json.loads((run / "eval" / "final.json").read_text())
     assert [r["name"] for r in final["results"]] == [
         "no change",

@@ -106,7 +106,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(
     assert "starting it again from the beginning" in result.stderr
     # Same config from step 0: the same run, its records written once.
     assert _steps(copy / "metrics.jsonl") == [8, 16]
-    assert _steps(copy / "eval" / "evaluations.jsonl") == [8, 16]
+    assert _steps(copy / "eval" / "evaluations.jsonl") == [0, 8, 16]
     assert _status(copy)["status"] == "finished"
     best = json.loads((copy / "checkpoints" / "best" / "best.json").read_text())
     assert best == json.loads((finished / "checkpoints" / "best" / "best.json").read_text())
@@ -174,7 +174,7 @@ def test_a_run_killed_during_its_final_evaluation_is_finalized(
     assert final["results"][0]["success_rate"] == original["results"][0]["success_rate"]
     assert final["results"][0]["mean_return"] == original["results"][0]["mean_return"]
     # Evaluated again at the last step, recorded once; training was not repeated.
-    assert _steps(copy / "eval" / "evaluations.jsonl") == [8, 16]
+    assert _steps(copy / "eval" / "evaluations.jsonl") == [0, 8, 16]
     assert _steps(copy / "metrics.jsonl") == [8, 16]
     assert _leftovers(copy) == []
 

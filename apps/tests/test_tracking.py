@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -221,6 +222,10 @@ def test_wandb_offline_run_records_the_metrics(
     tracker.close()
     run_id = (run.root / "wandb" / "run-id").read_text().strip()
     [log] = list((run.root / "wandb").glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"))
-    data = log.read_bytes()
+    # wandb's service process writes the log behind finish(); under load the records
+    # reach the file a moment later.
+    deadline = time.monotonic() + 60
+    while b"eval/transcript_1" not in (data := log.read_bytes()) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert b"train/policy_loss" in data and b"eval/success_rate" in data
     assert b"eval/transcript_1" in data
