@@ -8,7 +8,7 @@ STAMP := $(VENV)/.glam-installed
 PACKAGE_FILES := packages/env-babyai-text/pyproject.toml packages/llm-policy/pyproject.toml \
                  packages/ppo/pyproject.toml apps/pyproject.toml requirements-dev.txt
 
-.PHONY: setup train test lint clean
+.PHONY: setup train test lint clean bench
 
 setup: $(STAMP)
 
@@ -40,3 +40,13 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .import_linter_cache
+
+# Every benchmark table the READMEs publish, regenerated (docs/benchmarks/ and the
+# READMEs' bench blocks; ~15 min on a quiet 2-core machine). CleanRL's own venv is
+# made first when PyPI is reachable; without it the CleanRL row is skipped, with why.
+# BENCH_ARGS=--curves also retrains the quickstart's 3 seeds and redraws its curve.
+BENCH_ARGS ?=
+bench: setup
+	@test -x .venv-cleanrl/bin/python || bash benchmarks/cleanrl_env.sh \
+		|| echo "CleanRL's environment could not be made: its row will be skipped" >&2
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/bench.py $(BENCH_ARGS)

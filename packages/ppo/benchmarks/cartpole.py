@@ -1,28 +1,44 @@
-"""CartPole-v1: glam_ppo against Stable-Baselines3, same hyperparameters, same machine.
+"""CartPole-v1: glam_ppo against Stable-Baselines3 and CleanRL, each with its own settings.
 
-Both train an MLP actor-critic (64x64 tanh, separate networks) for 100k env steps
-with rl-zoo's CartPole hyperparameters (8 envs, n_steps 32, batch 256, 20 epochs,
-gamma 0.98, lambda 0.8, lr 1e-3 and clip 0.2 both annealed linearly, no entropy),
-then play greedily. Runs are interleaved seed by seed (the order alternates) so
-that machine load affects both alike; one torch thread each.
+Three comparisons, all in the same interleaved rounds (round r = seed r; every
+system runs once per round, the order rotated each round, one torch thread each):
 
-SB3 is not a dependency of glam_ppo: install it in a separate environment::
+* **rl-zoo settings** (preset ``sb3_cartpole``: 8 envs x 32 steps, 20 epochs of one
+  256-sample minibatch, gamma 0.98, lambda 0.8, lr 1e-3 and clip 0.2 annealed
+  linearly, no entropy): ``glam_ppo`` with Gymnasium's SAME_STEP autoreset (every
+  counted step is learned from, as in SB3's vector env) against ``sb3``, SB3's PPO
+  with the same hyperparameters;
+* the same glam_ppo run with Gymnasium's default NEXT_STEP autoreset
+  (``glam_ppo_next_step``: one unlearned reset step per episode end);
+* **CleanRL's settings** (preset ``cleanrl``: 4 envs x 128 steps, 4 epochs of 4
+  minibatches, lr 2.5e-4 annealed, entropy 0.01, clipped value loss):
+  ``glam_ppo_cleanrl`` against CleanRL 1.2.0's own ``ppo.py`` (``cleanrl``), run
+  unmodified in CleanRL's own environment (``bash benchmarks/cleanrl_env.sh``) by
+  ``benchmarks/cleanrl_runner.py``. Both run ppo.py's 195 updates (99,840 steps of
+  the 100k: ppo.py rounds the update count down).
 
-    python3 -m venv .venv-bench
-    .venv-bench/bin/pip install torch==2.13.0 stable-baselines3 -e packages/ppo
-    .venv-bench/bin/python packages/ppo/benchmarks/cartpole.py --autoreset SameStep
+Wall time covers env creation to the end of training (CPU time beside it); then 20
+greedy episodes per run. The MLP actor-critic is 64x64 tanh, separate networks,
+orthogonal init, on every side.
 
-Without SB3 installed, only glam_ppo runs (``--skip-sb3`` does the same on purpose).
+SB3 comes with glam's dev requirements (``requirements-dev.txt``); it is not a
+dependency of glam_ppo. Without SB3 or CleanRL's environment their rows are skipped,
+with the reason in the report.
+
+    python packages/ppo/benchmarks/cartpole.py                     # 3 rounds, 100k steps
+    python packages/ppo/benchmarks/cartpole.py --rounds 1 --steps 2048 --eval-episodes 1
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import platform
-import time
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -31,10 +47,41 @@ import torch
 
 from glam_ppo import PPO, MLPActorCritic, PPOConfig
 
+
+def import_harness() -> Any:
+    """The shared benchmark harness, ``benchmarks/harness.py`` at the repository root."""
+    root = Path(__file__).resolve().parents[3]
+    sys.path.insert(0, str(root / "benchmarks"))
+    import harness
+
+    return harness
+
+
+H = import_harness()
+
 ENV_ID = "CartPole-v1"
-NUM_ENVS = 8
+#: CleanRL ppo.py's batch: 4 envs x 128 steps; it runs total_steps // batch updates.
+CLEANRL_BATCH = 4 * 128
+EVAL_SEED = 10_000
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_CLEANRL_PYTHON = ROOT / ".venv-cleanrl" / "bin" / "python"
+CLEANRL_RUNNER = ROOT / "benchmarks" / "cleanrl_runner.py"
 
 Act = Callable[[np.ndarray], int]
+#: The comparisons of the report: (title, glam system, baseline system).
+PAIRS = (
+    ("rl-zoo settings, SAME_STEP autoreset", "glam_ppo", "sb3"),
+    ("CleanRL's settings", "glam_ppo_cleanrl", "cleanrl"),
+)
+LABELS = {
+    "glam_ppo": "glam_ppo, rl-zoo settings, SAME_STEP",
+    "sb3": "Stable-Baselines3, rl-zoo settings",
+    "glam_ppo_next_step": "glam_ppo, rl-zoo settings, NEXT_STEP",
+    "glam_ppo_cleanrl": "glam_ppo, CleanRL's settings",
+    "cleanrl": "CleanRL ppo.py (defaults)",
+}
+
+SHORT = {"sb3": "Stable-Baselines3", "cleanrl": "CleanRL's ppo.py"}
 
 
 def greedy_return(act: Act, episodes: int, seed: int) -> float:
@@ -53,141 +100,282 @@ def greedy_return(act: Act, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
-def run_glam_ppo(seed: int, steps: int, vector_mode: str, autoreset: str) -> tuple[float, Act]:
-    """Train; return (wall-clock seconds from env creation to the end, greedy actor)."""
-    start = time.perf_counter()
-    torch.manual_seed(seed)
-    mode = gym.vector.AutoresetMode(autoreset)
-    env = gym.make_vec(
-        ENV_ID,
-        num_envs=NUM_ENVS,
-        vectorization_mode=vector_mode,
-        vector_kwargs={"autoreset_mode": mode},
-    )
-    policy = MLPActorCritic.for_spaces(env.single_observation_space, env.single_action_space)
-    PPO(policy, env, PPOConfig.preset("sb3_cartpole", seed=seed, total_steps=steps)).learn()
-    seconds = time.perf_counter() - start
-    env.close()
+def run_glam_ppo(seed: int, steps: int, preset: str, autoreset: str, episodes: int) -> Any:
+    """Train (timed) then play greedily: ``Timed(train seconds, greedy return)``."""
+    measured = H.measure(lambda: _train_glam(seed, steps, preset, autoreset))
+    policy = measured.value
 
     def act(obs: np.ndarray) -> int:
         with torch.no_grad():
             return int(policy(obs[None])[0].argmax())
 
-    return seconds, act
+    return H.Timed(measured.wall_s, measured.cpu_s, greedy_return(act, episodes, EVAL_SEED))
 
 
-def run_sb3(seed: int, steps: int) -> tuple[float, Act]:
+def _train_glam(seed: int, steps: int, preset: str, autoreset: str) -> MLPActorCritic:
+    torch.manual_seed(seed)
+    env = gym.make_vec(
+        ENV_ID,
+        num_envs=PPOConfig.preset_num_envs(preset),
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode(autoreset)},
+    )
+    policy = MLPActorCritic.for_spaces(env.single_observation_space, env.single_action_space)
+    PPO(policy, env, PPOConfig.preset(preset, seed=seed, total_steps=steps)).learn()
+    env.close()
+    return policy
+
+
+def run_sb3(seed: int, steps: int, episodes: int) -> Any:
     from stable_baselines3 import PPO as SB3PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     def linear(initial: float) -> Callable[[float], float]:
         return lambda progress_remaining: progress_remaining * initial  # rl-zoo's schedule
 
-    start = time.perf_counter()
-    env = make_vec_env(ENV_ID, n_envs=NUM_ENVS, seed=seed)
-    model = SB3PPO(
-        "MlpPolicy",
-        env,
-        n_steps=32,
-        batch_size=256,
-        gae_lambda=0.8,
-        gamma=0.98,
-        n_epochs=20,
-        ent_coef=0.0,
-        learning_rate=linear(1e-3),
-        clip_range=linear(0.2),
-        seed=seed,
-        device="cpu",
-        verbose=0,
-    )
-    model.learn(total_timesteps=steps)
-    seconds = time.perf_counter() - start
-    env.close()
+    def train() -> Any:
+        env = make_vec_env(ENV_ID, n_envs=PPOConfig.preset_num_envs("sb3_cartpole"), seed=seed)
+        model = SB3PPO(
+            "MlpPolicy",
+            env,
+            n_steps=32,
+            batch_size=256,
+            gae_lambda=0.8,
+            gamma=0.98,
+            n_epochs=20,
+            ent_coef=0.0,
+            learning_rate=linear(1e-3),
+            clip_range=linear(0.2),
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+        model.learn(total_timesteps=steps)
+        env.close()
+        return model
+
+    measured = H.measure(train)
+    model = measured.value
 
     def act(obs: np.ndarray) -> int:
         return int(model.predict(obs, deterministic=True)[0])
 
-    return seconds, act
+    return H.Timed(measured.wall_s, measured.cpu_s, greedy_return(act, episodes, EVAL_SEED))
+
+
+def run_cleanrl(python: Path, seed: int, steps: int, episodes: int, threads: int) -> Any:
+    """CleanRL's ppo.py in its own venv; the times are the ones measured in there."""
+    command = [str(python), str(CLEANRL_RUNNER), "--seed", str(seed), "--steps", str(steps)]
+    command += ["--eval-episodes", str(episodes), "--eval-seed", str(EVAL_SEED)]
+    command += ["--threads", str(threads)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"CleanRL run failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return H.Timed(result["wall_s"], result["cpu_s"], result["greedy_return"])
 
 
 def sb3_version() -> str | None:
-    try:
-        import stable_baselines3
-    except ImportError:
+    if importlib.util.find_spec("stable_baselines3") is None:
         return None
+    import stable_baselines3
+
     return str(stable_baselines3.__version__)
 
 
-def main() -> None:
+def cleanrl_version(python: Path) -> str | None:
+    if not python.exists():
+        return None
+    code = "from importlib.metadata import version; print(version('cleanrl'), version('gym'))"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    return done.stdout.strip().replace(" ", ", gym ") if done.returncode == 0 else None
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; round r uses seed r")
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--eval-episodes", type=int, default=20)
-    parser.add_argument("--skip-sb3", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every system")
     parser.add_argument(
-        "--vector-mode",
-        default="sync",
-        choices=["sync", "vector_entry_point"],
-        help="sync: SyncVectorEnv of CartPole-v1 (the same env code SB3 steps); "
-        "vector_entry_point: Gymnasium's numpy-vectorised CartPole",
+        "--systems",
+        default=",".join(LABELS),
+        help=f"comma-separated subset of {', '.join(LABELS)}",
     )
     parser.add_argument(
-        "--autoreset",
-        default="SameStep",
-        choices=["SameStep", "NextStep"],
-        help="Gymnasium autoreset mode of glam_ppo's vector env. SameStep, like SB3's vector "
-        "env, learns from every counted step; NextStep spends one unlearned reset step per "
-        "episode",
+        "--cleanrl-python",
+        type=Path,
+        default=DEFAULT_CLEANRL_PYTHON,
+        help="python of CleanRL's venv (made by benchmarks/cleanrl_env.sh)",
     )
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    args = parser.parse_args()
+    parser.add_argument("--out-dir", default="", help="write cartpole.md and cartpole.json here")
+    args = parser.parse_args(argv)
+    unknown = set(args.systems.split(",")) - set(LABELS)
+    if unknown:
+        parser.error(f"unknown systems {sorted(unknown)}; choose from {', '.join(LABELS)}")
+    return args
 
-    torch.set_num_threads(1)
+
+def available_systems(args: argparse.Namespace) -> tuple[dict[str, Callable[[int], Any]], dict]:
+    """The runnable systems (name -> run of round r) and the skipped ones with why."""
+    steps, episodes = args.steps, args.eval_episodes
+    cleanrl_steps = max(CLEANRL_BATCH, steps // CLEANRL_BATCH * CLEANRL_BATCH)
+    makers: dict[str, Callable[[int], Any]] = {
+        "glam_ppo": lambda r: run_glam_ppo(r, steps, "sb3_cartpole", "SameStep", episodes),
+        "sb3": lambda r: run_sb3(r, steps, episodes),
+        "glam_ppo_next_step": lambda r: run_glam_ppo(
+            r, steps, "sb3_cartpole", "NextStep", episodes
+        ),
+        "glam_ppo_cleanrl": lambda r: run_glam_ppo(
+            r, cleanrl_steps, "cleanrl", "SameStep", episodes
+        ),
+        "cleanrl": lambda r: run_cleanrl(
+            args.cleanrl_python, r, cleanrl_steps, episodes, args.threads
+        ),
+    }
+    skipped: dict[str, str] = {}
+    if sb3_version() is None:
+        skipped["sb3"] = "stable-baselines3 is not installed in this environment"
+    if cleanrl_version(args.cleanrl_python) is None:
+        skipped["cleanrl"] = (
+            f"no CleanRL environment at {args.cleanrl_python} "
+            "(create it with `bash benchmarks/cleanrl_env.sh`)"
+        )
+    wanted = args.systems.split(",")
+    systems = {n: makers[n] for n in wanted if n not in skipped}
+    return systems, {n: why for n, why in skipped.items() if n in wanted}
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, list[Any]],
+    skipped: dict[str, str],
+    provenance: Any,
+) -> tuple[str, dict[str, Any]]:
+    """The Markdown tables and the JSON record of every round."""
+    cleanrl_steps = max(CLEANRL_BATCH, args.steps // CLEANRL_BATCH * CLEANRL_BATCH)
+    rows = []
+    for name, runs in results.items():
+        returns = [run.value for run in runs]
+        steps = cleanrl_steps if name in ("glam_ppo_cleanrl", "cleanrl") else args.steps
+        rows.append(
+            [
+                LABELS[name],
+                f"{steps:,}",
+                H.Spread.of(H.walls(runs)).format(".1f"),
+                H.Spread.of(H.cpus(runs)).format(".1f"),
+                " / ".join(f"{x:.1f}" for x in returns),
+            ]
+        )
+    lines = [
+        f"CartPole-v1, {args.rounds} interleaved round(s) (round r: seed r), "
+        f"{args.eval_episodes} greedy episodes per run.",
+        "",
+        provenance.markdown(),
+        "",
+        H.markdown_table(
+            [
+                "system",
+                "env steps",
+                "wall s, median [range]",
+                "CPU s, median [range]",
+                "greedy return per seed",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    ratios: dict[str, Any] = {}
+    ratio_rows = []
+    for title, glam, baseline in PAIRS:
+        if glam in results and baseline in results:
+            ratio = H.Ratio.paired(H.walls(results[glam]), H.walls(results[baseline]))
+            cpu_ratio = H.Ratio.paired(H.cpus(results[glam]), H.cpus(results[baseline]))
+            ratios[title] = {"wall": ratio.to_json(), "cpu": cpu_ratio.to_json()}
+            ratio_rows.append([title, f"{glam} / {baseline}", ratio.headline(), cpu_ratio.format()])
+    if ratio_rows:
+        lines += [
+            H.markdown_table(
+                ["comparison", "time ratio", "wall, per-round median [range]", "CPU"],
+                ratio_rows,
+            ),
+            "",
+        ]
+    for name, why in skipped.items():
+        lines.append(f"- {LABELS[name]}: not run, {why}.")
+    data = {
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "provenance": provenance.to_json(),
+        "runs": {
+            name: [
+                {"seed": r, "wall_s": t.wall_s, "cpu_s": t.cpu_s, "greedy_return": t.value}
+                for r, t in enumerate(runs)
+            ]
+            for name, runs in results.items()
+        },
+        "ratios": ratios,
+        "skipped": skipped,
+        "headlines": headlines(results, ratios),
+    }
+    return "\n".join(lines), data
+
+
+def headlines(results: dict[str, list[Any]], ratios: dict[str, Any]) -> list[str]:
+    """One-line results for the top README's table of measured figures."""
+    out = []
+    for title, glam, baseline in PAIRS:
+        if title not in ratios:
+            continue
+        ratio = H.Ratio(tuple(ratios[title]["wall"]["per_round"]))
+        returns = ", ".join(f"{x:.0f}" for x in (r.value for r in results[glam]))
+        base_returns = ", ".join(f"{x:.0f}" for x in (r.value for r in results[baseline]))
+        out.append(
+            f"PPO on CartPole-v1, {title}, glam_ppo vs {SHORT[baseline]}: wall-clock ratio "
+            f"{ratio.headline()}; greedy returns per seed {returns} vs {base_returns}"
+        )
+    if "glam_ppo_next_step" in results:
+        returns = ", ".join(f"{r.value:.0f}" for r in results["glam_ppo_next_step"])
+        out.append(
+            f"PPO on CartPole-v1, glam_ppo with NEXT_STEP autoreset: greedy returns per seed "
+            f"{returns}"
+        )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    H.set_threads(args.threads)
     torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])  # one-time torch imports, untimed
-    with_sb3 = not args.skip_sb3 and sb3_version() is not None
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"torch {torch.__version__}, gymnasium {gym.__version__}, SB3 {sb3_version()}")
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    results: list[dict[str, Any]] = []
-    for index, seed in enumerate(args.seeds):
-        order = ["glam_ppo", "sb3"] if index % 2 else ["sb3", "glam_ppo"]
-        row: dict[str, Any] = {"seed": seed}
-        for name in order:
-            if name == "sb3" and not with_sb3:
-                continue
-            if name == "sb3":
-                seconds, act = run_sb3(seed, args.steps)
-            else:
-                seconds, act = run_glam_ppo(seed, args.steps, args.vector_mode, args.autoreset)
-            row[f"{name}_seconds"] = seconds
-            row[f"{name}_return"] = greedy_return(act, args.eval_episodes, 10_000 + 100 * seed)
-            row[f"load_after_{name}"] = os.getloadavg()[0]
-            print(f"seed {seed} {name}: {seconds:.1f} s, greedy return {row[f'{name}_return']:.1f}")
-        results.append(row)
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    systems, skipped = available_systems(args)
+    versions = {"gymnasium": gym.__version__}
+    if sb3_version():
+        versions["SB3"] = str(sb3_version())
+    if "cleanrl" in systems:
+        versions["CleanRL"] = str(cleanrl_version(args.cleanrl_python))
+    machine = H.Machine.current(args.threads, **versions)
+    provenance = H.Provenance.start(H.command_line(__file__, argv), machine)
+    print(f"machine: {machine.describe()}")
+    print(f"load average before: {H.format_load(provenance.load_before)}")
+    for name, why in skipped.items():
+        print(f"skipping {name}: {why}")
 
+    def progress(r: int, name: str, timed: Any) -> None:
+        print(
+            f"round {r} (seed {r}) {name}: {timed.wall_s:.1f} s wall, {timed.cpu_s:.1f} s CPU, "
+            f"greedy return {timed.value:.1f}",
+            flush=True,
+        )
+
+    results = H.interleave(systems, args.rounds, on_result=progress)
+    provenance.finish()
+    markdown, data = report(args, results, skipped, provenance)
     print()
-    header = "| seed | glam_ppo return | glam_ppo s |"
-    if with_sb3:
-        header += " SB3 return | SB3 s | glam_ppo / SB3 time |"
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    for row in results:
-        line = f"| {row['seed']} | {row['glam_ppo_return']:.1f} | {row['glam_ppo_seconds']:.1f} |"
-        if with_sb3:
-            ratio = row["glam_ppo_seconds"] / row["sb3_seconds"]
-            line += f" {row['sb3_return']:.1f} | {row['sb3_seconds']:.1f} | {ratio:.2f} |"
-        print(line)
-    mean = {k: float(np.mean([r[k] for r in results])) for k in results[0] if k != "seed"}
-    line = f"| mean | {mean['glam_ppo_return']:.1f} | {mean['glam_ppo_seconds']:.1f} |"
-    if with_sb3:
-        ratio = mean["glam_ppo_seconds"] / mean["sb3_seconds"]
-        line += f" {mean['sb3_return']:.1f} | {mean['sb3_seconds']:.1f} | {ratio:.2f} |"
-    print(line)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"args": vars(args), "results": results}, handle, indent=2)
+    print(markdown)
+    if args.out_dir:
+        print(f"wrote {H.write_report(args.out_dir, 'cartpole', markdown, data)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
