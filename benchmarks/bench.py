@@ -248,15 +248,23 @@ def curves_markdown(
         success.append({int(step): value for step, value in points})
     steps = sorted({step for by_step in success for step in by_step})
     rows = []
+    baselines: list[str] = []
     for run, by_step in zip(runs, success, strict=True):
-        status = json.loads((run.run.root / "status.json").read_text(encoding="utf-8"))
-        final = status.get("final_success_rate")
+        final, others = final_evaluation(run.run.root)
+        baselines = baselines or list(others)
         rows.append(
             [f"seed {run.seed}"]
             + [f"{by_step[s]:.2f}" if s in by_step else "" for s in steps]
-            + ["" if final is None else f"{final:.2f}"]
+            + final
+            + [others.get(name, "") for name in baselines]
         )
-    header = ["run", *(f"success at {s:,}" for s in steps), "final success"]
+    header = [
+        "run",
+        *(f"success at {s:,}" for s in steps),
+        "final success (99% CI)",
+        "final return",
+        *(f"{name}, same episodes" for name in baselines),
+    ]
     return "\n".join(
         [
             f"Quickstart, every seed that was run (`glam {' '.join(command)}`); "
@@ -272,6 +280,26 @@ def curves_markdown(
             "",
         ]
     )
+
+
+def final_evaluation(run_root: Path) -> tuple[list[str], dict[str, str]]:
+    """The run's final success with its interval and return, and its baselines' success."""
+    path = run_root / "eval" / "final.json"
+    if not path.is_file():
+        return ["", ""], {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    results = report["results"]
+    main = next(r for r in results if r.get("group", "test") == "test")
+    cells = [
+        f"{main['success_rate']:.2f} [{main['success_ci_low']:.2f}, {main['success_ci_high']:.2f}]",
+        f"{main['mean_return']:.3f}",
+    ]
+    others = {
+        r["name"].removesuffix(" baseline"): f"{r['success_rate']:.2f}"
+        for r in results
+        if r.get("group") == "baseline"
+    }
+    return cells, others
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -327,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"updated {readme}")
         update_readme(root / HEADLINES_README, "headlines", headlines_block(out_dir, root))
         print(f"updated {HEADLINES_README}")
+        if curves:
+            quickstart = (out_dir / "quickstart.md").read_text(encoding="utf-8").strip()
+            update_readme(root / HEADLINES_README, "quickstart", quickstart)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

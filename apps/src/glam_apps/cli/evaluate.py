@@ -105,7 +105,7 @@ def evaluate(
         typer.Option(
             "--record",
             help="Keep this many episodes' transcripts per test (JSONL: prompt, actions, "
-            "probabilities, value, reward), in <report>-transcripts/ beside the reports.",
+            "probabilities, value, reward), in a transcripts folder beside the reports.",
             min=0,
         ),
     ] = 0,
@@ -118,8 +118,8 @@ def evaluate(
         typer.Option(
             "--out",
             "-o",
-            help="Folder for the JSON and Markdown reports (default: a run's eval/, "
-            "else runs/evaluations/<agent>/).",
+            help="Folder for the JSON and Markdown reports (default: a run's eval "
+            "folder, else the agent's folder in runs/evaluations).",
             show_default=False,
         ),
     ] = None,

@@ -79,7 +79,7 @@ def train(
     overrides: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", "-s", help="Override a config key: --set ppo.learning_rate=1e-5 (repeatable)."
+            "--set", "-s", help="Override a config key: --set ppo.gamma=0.9 (repeatable)."
         ),
     ] = None,
     run_dir: Annotated[
