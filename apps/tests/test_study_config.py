@@ -57,7 +57,9 @@ def _error(tmp_path: Path, **changes: Any) -> str:
 
 
 def test_packaged_studies_load_and_plan(tmp_path: Path) -> None:
-    assert {"smoke", "laptop", "paper"} <= set(packaged_study_names())
+    assert {"smoke", "quickstart", "laptop", "paper"} <= set(packaged_study_names())
+    for name in packaged_study_names():  # every packaged study is valid and plans
+        assert plan_study(load_study(name), tmp_path / name).cells
     smoke = plan_study(load_study("smoke"), tmp_path / "smoke")
     assert {cell.kind for cell in smoke.cells} >= REQUIRED
     assert len(smoke.study.seeds) >= 2

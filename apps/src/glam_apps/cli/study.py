@@ -20,7 +20,7 @@ def study(
     config: Annotated[
         str,
         typer.Argument(
-            help="A packaged study (smoke, laptop, paper) or a study YAML file.",
+            help="A packaged study (smoke, quickstart, laptop, paper) or a YAML file.",
             show_default=False,
         ),
     ],

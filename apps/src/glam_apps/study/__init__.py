@@ -3,7 +3,7 @@
 ``run_study(config, out, jobs=...)`` runs every cell not done yet (see
 :mod:`glam_apps.study.runner`) and writes ``curves.png``, ``results.md``,
 ``results.json`` and ``generalization.md`` into the study folder; ``load_study``
-reads a packaged study (``smoke``, ``laptop``, ``paper``) or a YAML file.
+reads a packaged study (``smoke``, ``quickstart``, ``laptop``, ``paper``) or a YAML file.
 """
 
 from __future__ import annotations
