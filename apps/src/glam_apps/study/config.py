@@ -322,7 +322,7 @@ def study_from_data(data: dict[str, Any], *, name: str, folder: Path) -> StudyCo
 
 
 def load_study(source: str | os.PathLike[str]) -> StudyConfig:
-    """A packaged study (``smoke``, ``quickstart``, ``laptop``, ``paper``) or a YAML file, checked."""
+    """A packaged study (smoke, quickstart, laptop, paper) or a study YAML file, checked."""
     path = resolve_study_source(source)
     try:
         return study_from_data(load_yaml(path), name=path.stem, folder=path.parent)
