@@ -41,3 +41,16 @@ def test_train_help_names_every_packaged_config() -> None:
     source = inspect.getsource(cli.train)
     for name in packaged_config_names():
         assert name in source, name
+
+
+def test_an_unknown_config_name_gets_close_matches_and_the_list() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "glam_apps.cli", "train", "--config", "quickstrat"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "unknown config 'quickstrat'" in result.stderr
+    assert "did you mean quickstart?" in result.stderr
+    assert "packaged configs: coin_collector, drrn, paper" in result.stderr

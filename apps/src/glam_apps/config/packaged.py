@@ -7,12 +7,13 @@ that defines the default run (level, offline model recipe, PPO hyperparameters).
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-from glam_apps.config.loading import compose
+from glam_apps.config.loading import ConfigError, compose
 from glam_apps.config.schema import TrainConfig
 
 #: The config ``glam train`` uses when none is given.
@@ -39,9 +40,19 @@ def resolve_config_source(config: str | os.PathLike[str] | None) -> Path:
     if config is None:
         return packaged_config_path(DEFAULT_CONFIG)
     text = os.fspath(config)
-    if text in packaged_config_names():
+    names = packaged_config_names()
+    if text in names:
         return packaged_config_path(text)
-    return Path(text).expanduser()
+    path = Path(text).expanduser()
+    if not path.exists() and os.sep not in text and not text.endswith((".yaml", ".yml", ".json")):
+        # A bare word that is neither a packaged config nor a file: most likely a typo.
+        close = difflib.get_close_matches(text, names, n=3, cutoff=0.7)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise ConfigError(
+            f"unknown config {text!r}: not a packaged config nor a file; {hint}"
+            f"packaged configs: {', '.join(names)}"
+        )
+    return path
 
 
 def load_train_config(
