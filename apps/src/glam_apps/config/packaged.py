@@ -20,19 +20,25 @@ from glam_apps.config.schema import TrainConfig
 DEFAULT_CONFIG = "quickstart"
 
 
+def packaged_yaml_names(folder: str) -> list[str]:
+    """Names of the YAML files shipped in ``glam_apps/<folder>`` (configs, studies)."""
+    entries = resources.files("glam_apps").joinpath(folder).iterdir()
+    return sorted(e.name.removesuffix(".yaml") for e in entries if e.name.endswith(".yaml"))
+
+
+def packaged_yaml_path(folder: str, name: str) -> Path:
+    """A packaged YAML file (the package is installed as plain files)."""
+    return Path(str(resources.files("glam_apps").joinpath(folder, f"{name}.yaml")))
+
+
 def packaged_config_names() -> list[str]:
     """Names of the configs shipped in ``glam_apps/configs``."""
-    folder = resources.files("glam_apps").joinpath("configs")
-    return sorted(
-        entry.name.removesuffix(".yaml")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
-    )
+    return packaged_yaml_names("configs")
 
 
 def packaged_config_path(name: str) -> Path:
-    """The file of a packaged config (the package is installed as plain files)."""
-    return Path(str(resources.files("glam_apps").joinpath("configs", f"{name}.yaml")))
+    """The file of a packaged config."""
+    return packaged_yaml_path("configs", name)
 
 
 def resolve_config_source(config: str | os.PathLike[str] | None) -> Path:

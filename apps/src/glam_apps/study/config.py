@@ -17,14 +17,17 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from glam_apps.config.loading import check_keys, load_yaml, merge, set_path, validate
-from glam_apps.config.packaged import packaged_config_names
+from glam_apps.config.packaged import (
+    packaged_config_names,
+    packaged_yaml_names,
+    packaged_yaml_path,
+)
 from glam_apps.errors import ConfigError
 from glam_apps.evaluation.suites import SUITES
 from glam_env.levels import resolve_level_name
@@ -256,17 +259,12 @@ def unknown_kind_message(kind: str) -> str:
 
 def packaged_study_names() -> list[str]:
     """Names of the studies shipped in ``glam_apps/studies``."""
-    folder = resources.files("glam_apps").joinpath("studies")
-    return sorted(
-        entry.name.removesuffix(".yaml")
-        for entry in folder.iterdir()
-        if entry.name.endswith(".yaml")
-    )
+    return packaged_yaml_names("studies")
 
 
 def packaged_study_path(name: str) -> Path:
-    """The file of a packaged study (the package is installed as plain files)."""
-    return Path(str(resources.files("glam_apps").joinpath("studies", f"{name}.yaml")))
+    """The file of a packaged study."""
+    return packaged_yaml_path("studies", name)
 
 
 def resolve_study_source(source: str | os.PathLike[str]) -> Path:

@@ -44,6 +44,7 @@ from glam_apps.config.loading import load_yaml
 from glam_apps.errors import ConfigError, UserError
 from glam_apps.runs.atomic import atomic_write_json, atomic_write_yaml
 from glam_apps.runs.rundir import RunDir, RunLock, RunLockedError
+from glam_apps.runs.signals import on_stop_signals
 from glam_apps.study.config import StudyConfig, load_study, study_from_data
 from glam_apps.study.plan import STUDY_FILE, Cell, State, StudyPlan, cell_state, plan_study
 from glam_apps.study.worker import INTERRUPTED
@@ -329,9 +330,6 @@ def _run_cell(
 @contextlib.contextmanager
 def _forward_signals(workers: _Workers, on_event: EventHandler) -> Iterator[None]:
     """SIGINT/SIGTERM stop the workers (main thread only; elsewhere signals are not ours)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
     def handler(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
@@ -349,14 +347,8 @@ def _forward_signals(workers: _Workers, on_event: EventHandler) -> Iterator[None
         )
         workers.stop()
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
+    with on_stop_signals(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _prepare_models(cells: Sequence[Cell], on_event: EventHandler) -> None:

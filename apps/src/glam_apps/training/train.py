@@ -79,6 +79,7 @@ from glam_apps.runs.atomic import (
     atomic_write_yaml,
 )
 from glam_apps.runs.rundir import LOCK_FILE, RunDir, RunLock, read_jsonl
+from glam_apps.runs.signals import on_stop_signals
 from glam_apps.training import cloning
 from glam_apps.training.distributed import Launch, agreed, any_rank, main_rank_first, process_group
 from glam_apps.training.sharding import PolicySaver, fsdp_build_config, shard_llm_policy
@@ -170,23 +171,6 @@ class StopFlag:
 
 
 @contextmanager
-def _on_stop_signals(handler: Callable[[int, Any], None]) -> Iterator[None]:
-    """``handler`` for SIGINT and SIGTERM inside the block (main thread only), then the
-    previous handlers again."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-@contextmanager
 def stop_on_signals(flag: StopFlag) -> Iterator[None]:
     """First SIGINT/SIGTERM sets ``flag``; a second one interrupts at once."""
 
@@ -200,7 +184,7 @@ def stop_on_signals(flag: StopFlag) -> Iterator[None]:
             signal.Signals(signum).name,
         )
 
-    with _on_stop_signals(handler):
+    with on_stop_signals(handler):
         yield
 
 
@@ -216,7 +200,7 @@ def interrupt_on_signals() -> Iterator[None]:
         logger.warning("%s: stopping the final evaluation at once", signal.Signals(signum).name)
         raise KeyboardInterrupt
 
-    with _on_stop_signals(handler):
+    with on_stop_signals(handler):
         yield
 
 
