@@ -155,6 +155,16 @@ def test_compare_two_reports_with_known_outcomes(two_reports: tuple[Path, Path])
     assert flipped is not None and flipped.difference == pytest.approx(-0.5)
 
 
+def test_labels_name_each_report_s_agent(two_reports: tuple[Path, Path]) -> None:
+    # Runs of a study are all called seed-K: --label says which agent each one is.
+    comparison = compare(two_reports, labels=["pretrained", "scratch"], reference="scratch")
+    assert [c.name for c in comparison.agents] == ["pretrained", "scratch"]
+    d = comparison.difference(("no change", LEVEL), "pretrained").success
+    assert d is not None and d.difference == pytest.approx(-0.5)
+    with pytest.raises(UserError, match=r"1 label\(s\) for 2 report"):
+        compare(two_reports, labels=["only one"])
+
+
 def test_compare_cli_table_markdown_and_json(
     run_glam: RunGlam, two_reports: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ difference. A report is data: it is parsed and checked, never run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -390,13 +391,24 @@ def compare(
     *,
     reference: str | None = None,
     confidence: float = CONFIDENCE,
+    labels: Sequence[str] | None = None,
 ) -> Comparison:
     """Read every report (or run) and compare its agents on the tests they share.
 
+    ``labels`` names each argument's agent (its first column; baselines keep their
+    names), in order: run directories of a study are all called ``seed-K``.
     Raises a :class:`UserError` for a file that is not a report, fewer than two
-    agents, no test common to all, or an unknown ``reference``.
+    agents, no test common to all, an unknown ``reference`` or a label count that
+    is not the number of reports.
     """
+    if labels and len(labels) != len(specs):
+        raise UserError(
+            f"{len(labels)} label(s) for {len(specs)} report(s): give one --label per "
+            "report or run, in order"
+        )
     sources = [read_source(spec) for spec in specs]
+    if labels:
+        sources = [_relabel(source, label) for source, label in zip(sources, labels, strict=True)]
     notes: list[str] = []
     agents = _unique_agents(sources, notes)
     if len(agents) < 2:
@@ -435,6 +447,12 @@ def compare(
         if other.name != reference
     }
     return Comparison(sources, agents, reference, shared, differences, notes, confidence)
+
+
+def _relabel(source: ReportSource, label: str) -> ReportSource:
+    """``source`` with its first (main) agent called ``label``."""
+    main, *others = source.agents
+    return dataclasses.replace(source, agents=[dataclasses.replace(main, name=label), *others])
 
 
 def _unique_agents(sources: Sequence[ReportSource], notes: list[str]) -> list[AgentColumn]:

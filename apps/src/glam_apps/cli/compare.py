@@ -33,6 +33,14 @@ def compare(
             show_default=False,
         ),
     ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            help="A name for each report's agent, in order (repeat once per report).",
+            show_default=False,
+        ),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="What to print: table, markdown or json.")
     ] = "table",
@@ -65,7 +73,7 @@ def compare(
         raise UserError(f"unknown format {output_format!r}; choose {', '.join(FORMATS)}")
     if output is not None:
         check_output(output)
-    comparison = run_comparison(reports, reference=reference)
+    comparison = run_comparison(reports, reference=reference, labels=label or None)
     for source in comparison.sources:  # text, not markup: names and paths may hold brackets
         agents = ", ".join(column.name for column in source.agents)
         read = f"run {source.given}: {source.path}" if source.run else str(source.path)
