@@ -46,3 +46,10 @@ def test_record_needs_a_folder_and_a_count(tmp_path: Path) -> None:
         evaluate(
             "bot", suite="level", level="GoToLocal", episodes=1, record=-1, output_dir=tmp_path
         )
+
+
+def test_an_unknown_checkpoint_kind_is_refused_for_every_agent(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="unknown checkpoint 'newest'; choose auto, final"):
+        evaluate("bot", suite="level", level="GoToLocal", episodes=1, checkpoint="newest",
+                 output_dir=tmp_path)  # fmt: skip
+    assert not any(tmp_path.iterdir())  # refused before anything was written

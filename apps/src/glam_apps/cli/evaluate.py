@@ -150,8 +150,6 @@ def evaluate(
     from glam_apps.evaluation.evaluate import evaluate as run_evaluation
     from glam_apps.evaluation.report import rich_table
 
-    if checkpoint not in ("auto", "final", "best", "latest"):
-        raise UserError(f"unknown checkpoint {checkpoint!r}; choose auto, final, best or latest")
     _quiet_transformers()
     if output is None:
         output = default_output_dir(agent)

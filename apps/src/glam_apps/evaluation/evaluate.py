@@ -71,6 +71,7 @@ from glam_apps.games.envs import EnvSpec, env_label, make_game
 from glam_apps.models.policies import (
     POLICY_CONFIG,
     TRUST_HINT,
+    check_checkpoint_choice,
     device_override,
     is_saved_baseline,
     load_baseline_saved,
@@ -217,6 +218,7 @@ def load_agent(
     ``trust_remote_code`` lets the model run Python code shipped with it; only this
     argument turns it on (a run, a saved policy or ``--policy-set`` that asks is refused).
     """
+    check_checkpoint_choice(checkpoint)  # also for agents without one: a typo is an error
     overrides = device_override(device)
     if policy_overrides and not _is_bare_model(spec):
         raise UserError(

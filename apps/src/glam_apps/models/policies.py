@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 
@@ -70,6 +70,16 @@ COMPATIBILITY_KEYS: tuple[str, ...] = (
 )
 
 Which = Literal["auto", "final", "best", "latest"]
+
+
+def check_checkpoint_choice(which: str) -> Which:
+    """``which`` if it names a checkpoint kind; a one-line error listing them otherwise."""
+    choices = get_args(Which)
+    if which not in choices:
+        raise UserError(
+            f"unknown checkpoint {which!r}; choose {', '.join(choices[:-1])} or {choices[-1]}"
+        )
+    return which  # type: ignore[return-value]
 
 
 #: What a refusal tells the user to do; remote code runs with the user's rights.

@@ -33,9 +33,6 @@ __all__ = ["WatchResult", "WatchTarget", "prepare_watch", "watch", "watch_env"]
 
 logger = logging.getLogger(__name__)
 
-#: Checkpoints a run can be watched from (as ``glam evaluate --checkpoint``).
-CHECKPOINTS = ("auto", "final", "best", "latest")
-
 
 @dataclass
 class WatchTarget:
@@ -125,10 +122,6 @@ def prepare_watch(
     trust_remote_code: bool = False,
 ) -> WatchTarget:
     """Load ``agent`` (see :func:`~glam_apps.evaluation.evaluate.load_agent`) and its game."""
-    if checkpoint not in CHECKPOINTS:
-        raise UserError(
-            f"unknown checkpoint {checkpoint!r}; choose one of {', '.join(CHECKPOINTS)}"
-        )
     loaded = load_agent(
         agent,
         greedy=greedy,
