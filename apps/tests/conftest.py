@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -24,3 +24,15 @@ def run_glam(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="module")
+def textworld_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """TextWorld generates its games into a cache of this test session, never the user's
+    (one folder for the session: the watch and play tests generate the same game once)."""
+    pytest.importorskip("textworld")
+    cache = tmp_path_factory.getbasetemp() / "textworld-xdg-cache"
+    cache.mkdir(exist_ok=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -13,18 +13,6 @@ from glam_apps.games.catalog import game_names, resolve_game
 from glam_apps.games.play import PlaySession
 
 RunGlam = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture(scope="module")
-def textworld_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """TextWorld generates its games into a cache of this test session, never the user's
-    (one folder for the session: the watch and play tests generate the same game once)."""
-    pytest.importorskip("textworld")
-    cache = tmp_path_factory.getbasetemp() / "textworld-xdg-cache"
-    cache.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache))
-        yield
 
 
 def test_game_names() -> None:

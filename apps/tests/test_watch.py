@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +35,6 @@ def saved_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"model": str(model), "value_hidden_sizes": [8], "device": "cpu"}
     )
     return policy.save_pretrained(root / "policy")
-
-
-@pytest.fixture(scope="module")
-def textworld_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """TextWorld generates its games into a cache of this test session, never the user's
-    (one folder for the session: the watch and play tests generate the same game once)."""
-    pytest.importorskip("textworld")
-    cache = tmp_path_factory.getbasetemp() / "textworld-xdg-cache"
-    cache.mkdir(exist_ok=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(cache))
-        yield
 
 
 def _transcript(path: Path) -> list[dict]:
