@@ -8,9 +8,11 @@ import pytest
 from glam_apps.config.schema import DefaultModelRecipe
 from glam_apps.models.default_model import (
     cache_root,
+    corpus_samples,
     ensure_default_model,
     model_dir_for,
     recipe_key,
+    recipe_payload,
 )
 from glam_env import BabyAITextConfig
 from glam_policy import LLMPolicy
@@ -36,6 +38,21 @@ def test_key_depends_on_recipe_and_environment() -> None:
     assert key == recipe_key(
         TINY, BabyAITextConfig.model_validate({**ENV.model_dump(), "variant": "french"})
     )
+
+
+def test_corpus_history_is_its_own_setting() -> None:
+    """Unset, the corpus plays the run's history and the key is the one older versions made."""
+    unset = recipe_key(TINY, ENV)
+    assert "corpus_history_length" not in json.dumps(recipe_payload(TINY, ENV)["recipe"])
+    assert unset == recipe_key(TINY.model_copy(update={"corpus_history_length": None}), ENV)
+    same_as_run = TINY.model_copy(update={"corpus_history_length": 2})
+    assert recipe_key(same_as_run, ENV) != unset  # a different recipe, the same corpus
+    longest = max(prompt.count("Observation ") for prompt, _ in corpus_samples(same_as_run, ENV))
+    assert longest == 2
+    three = TINY.model_copy(update={"corpus_history_length": 3})
+    prompts = [prompt for prompt, _ in corpus_samples(three, ENV)]
+    assert max(p.count("Observation ") for p in prompts) == 3
+    assert min(p.count("Observation ") for p in prompts) == 1  # history cleared at reset
 
 
 @pytest.mark.parametrize("kind", ["decoder", "encoder-decoder"])

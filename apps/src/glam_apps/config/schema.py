@@ -132,6 +132,11 @@ class DefaultModelRecipe(BaseModel):
     The other environment settings (actions, history, episode length...) are the run's."""
     corpus_episodes: int = Field(100, ge=1)
     """Random-action episodes played per level for the corpus."""
+    corpus_history_length: int | None = Field(None, ge=1)
+    """Observations per corpus prompt; ``None``: the run's ``env.history_length``.
+    Above 1, each corpus text is a stretch of random play (observation, action, next
+    observation...), so the pretraining predicts what an action does to the view: the
+    analogue of an LLM's prior on space and motion, still with no task knowledge."""
     max_positions: int = Field(512, ge=32)
     pretrain_steps: int = Field(0, ge=0)
     """Optional language-model pretraining on the corpus prompts followed by the random

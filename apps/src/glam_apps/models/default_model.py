@@ -103,7 +103,11 @@ def corpus_env_configs(recipe: DefaultModelRecipe, env: EnvSpec) -> list[EnvSpec
     """
     if isinstance(env, GameSection):
         return [env]
-    base = env.model_copy(update={"variant": glam_env.get_variant("none")})
+    # The text alone makes the corpus: a reward setting (noop_penalty) does not change it.
+    update: dict[str, Any] = {"variant": glam_env.get_variant("none"), "noop_penalty": 0.0}
+    if recipe.corpus_history_length is not None:
+        update["history_length"] = recipe.corpus_history_length
+    base = env.model_copy(update=update)
     levels = recipe.corpus_levels or [env.level]
     return [env_config_for_test(base, TestSpec("corpus", level)) for level in levels]
 
@@ -111,8 +115,16 @@ def corpus_env_configs(recipe: DefaultModelRecipe, env: EnvSpec) -> list[EnvSpec
 def recipe_payload(recipe: DefaultModelRecipe, env: EnvSpec) -> dict[str, Any]:
     """Everything the built model depends on (hashed into its cache key)."""
     return {
-        "recipe": recipe.model_dump(mode="json"),
-        "corpus_envs": [c.model_dump(mode="json") for c in corpus_env_configs(recipe, env)],
+        # A field added later is left out while unset, so older recipes keep their keys.
+        "recipe": recipe.model_dump(
+            mode="json",
+            exclude={"corpus_history_length"} if recipe.corpus_history_length is None else None,
+        ),
+        # Fields added to the env config later are left out, so older recipes keep their keys.
+        "corpus_envs": [
+            c.model_dump(mode="json", exclude={"noop_penalty"})
+            for c in corpus_env_configs(recipe, env)
+        ],
         "corpus_version": CORPUS_VERSION,
         "glam_env": glam_env.__version__,
         "glam_policy": glam_policy.__version__,

@@ -50,6 +50,10 @@ class BabyAITextConfig(BaseModel):
     """Extra whole-word substitutions applied to mission, observations and actions."""
     level_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra keyword arguments for the level's constructor (e.g. ``room_size``)."""
+    noop_penalty: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    """Subtracted from the reward of a step that changes nothing (a blocked ``go
+    forward``, a ``pick up`` with nothing to pick...); see ``glam_env.wrappers.noop``.
+    Reward shaping, so a change of the task: 0 (off) is the paper's setting."""
     observation: ObservationMode = "text"
     """What the agent observes: "text" (the text game), "symbolic" (MiniGrid's grid
     encoding, direction and mission word ids only, see ``glam_env.symbolic``) or "both"."""

@@ -13,7 +13,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, Vecto
 from glam_env.config import BabyAITextConfig
 from glam_env.symbolic import SymbolicObservationWrapper
 from glam_env.text_env import BabyAITextEnv
-from glam_env.wrappers import HistoryWrapper
+from glam_env.wrappers import HistoryWrapper, NoOpPenaltyWrapper
 
 __all__ = ["as_config", "make_env", "make_vector_env"]
 
@@ -66,6 +66,8 @@ def make_env(
         level_kwargs=cfg.level_kwargs,
         render_mode=render_mode,
     )
+    if cfg.noop_penalty:
+        env = NoOpPenaltyWrapper(env, cfg.noop_penalty)
     if cfg.history_length > 1 and cfg.observation != "symbolic":
         env = HistoryWrapper(env, num_observations=cfg.history_length)
     if cfg.observation != "text":
