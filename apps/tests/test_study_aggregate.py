@@ -128,6 +128,12 @@ def _fake_run(cell: Cell, seed: int) -> None:
     (cell.eval_dir / "evaluations.jsonl").write_text(
         "".join(json.dumps({"global_step": s, "success_rate": v}) + "\n" for s, v in CURVES[seed])
     )
+    (cell.root / "metrics.jsonl").write_text(
+        "".join(
+            json.dumps({"global_step": step, "rollout_seconds": 1.0, "update_seconds": 3.0}) + "\n"
+            for step in (1500, 3000)
+        )
+    )
     families = [_result(f"family: {f}", "family", *r) for f, r in FAMILIES[seed].items()]
     atomic_write_json(
         cell.final_report,
@@ -151,6 +157,14 @@ def _fake_suite(cell: Cell, rates: dict[str, tuple[int, int]], failed: dict[str,
     )
 
 
+def _fake_attempt(plan: StudyPlan, cell: Cell, seconds: float, state_before: str) -> None:
+    atomic_write_json(
+        plan.attempt_file(cell),
+        {"cell": cell.key, "state_before": state_before, "outcome": "finished",
+         "seconds": seconds},
+    )  # fmt: skip
+
+
 @pytest.fixture
 def synthetic(tmp_path: Path) -> tuple[StudyPlan, dict[str, Any]]:
     study = StudyConfig.model_validate(
@@ -170,8 +184,11 @@ def synthetic(tmp_path: Path) -> tuple[StudyPlan, dict[str, Any]]:
         _fake_run(cell, seed)
         _fake_suite(cell, {"no change": (seed + 5, 10), "invented words": (seed, 10)},
                     {"new objects": "ValueError: boom"})  # fmt: skip
+        # seeds 0 and 1 ran whole in one attempt; seed 2's last attempt resumed it
+        _fake_attempt(plan, cell, 16.0, "new" if seed < 2 else "resume")
     random = cells["random/MixedTrainLocal"]
     atomic_write_json(random.final_report, _report([_result("no change", "test", 25, 100)]))
+    _fake_attempt(plan, random, 6.0, "new")
     _fake_suite(
         random, {"no change": (3, 10), "invented words": (2, 10), "new objects": (1, 10)}, {}
     )
@@ -240,3 +257,19 @@ def test_missing_cells_are_listed_in_every_output(synthetic) -> None:
         assert "`glam/MixedTrainLocal/seed-3`: not run yet" in (plan.root / name).read_text()
     png = (plan.root / "curves.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_cost_is_each_agents_measured_time(synthetic) -> None:
+    """The study's profile: wall time of whole cells, training speed and its split."""
+    plan, results = synthetic
+    cost = _agent(results, "glam")["cost"]
+    assert cost["timed_cells"] == 2 and cost["minutes_per_cell"] == pytest.approx(16 / 60)
+    assert cost["training_env_steps"] == 9000 and cost["training_seconds"] == 24.0
+    assert cost["training_env_steps_per_second"] == pytest.approx(375.0)
+    assert cost["ppo_update_share_of_training"] == pytest.approx(0.75)
+    assert cost["training_share_of_cell"] == pytest.approx(0.5)  # 8 s of 16, seeds 0-1
+    random = _agent(results, "random")["cost"]
+    assert random["timed_cells"] == 1 and random["training_env_steps_per_second"] is None
+    markdown = (plan.root / "results.md").read_text()
+    assert "| MixedTrainLocal | glam | 2 | 0.3 | 375 | 75% | 50% |" in markdown
+    assert "| MixedTrainLocal | random | 1 | 0.1 | - | - | - |" in markdown

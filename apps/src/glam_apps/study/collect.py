@@ -55,6 +55,27 @@ class SuiteResult:
     complete: bool
 
 
+@dataclass(frozen=True)
+class CellCost:
+    """Where a cell's time went: the study's profile, one cell at a time.
+
+    ``seconds`` is the wall time of the cell's last attempt when that attempt ran the
+    whole cell (start to finish, not resumed), else ``None``. The training split comes
+    from the run's ``metrics.jsonl`` (every update's rollout and PPO-update seconds);
+    the rest of a cell is start-up, the periodic and final evaluations and the
+    generalization suite.
+    """
+
+    seconds: float | None
+    env_steps: int | None
+    rollout_seconds: float
+    update_seconds: float
+
+    @property
+    def training_seconds(self) -> float:
+        return self.rollout_seconds + self.update_seconds
+
+
 @dataclass
 class CellData:
     cell: Cell
@@ -63,6 +84,7 @@ class CellData:
     final: FinalResult | None = None
     suite: SuiteResult | None = None
     note: str | None = None
+    cost: CellCost | None = None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -140,6 +162,33 @@ def read_curve(run: RunDir) -> list[tuple[int, float]]:
     return sorted(points)
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def read_cost(plan: StudyPlan, cell: Cell, state: State) -> CellCost | None:
+    """The cell's wall time and training split, from its attempt file and metrics."""
+    if state != "done":
+        return None
+    attempt = _read_json(plan.attempt_file(cell)) or {}
+    whole = attempt.get("outcome") == "finished" and attempt.get("state_before") == "new"
+    seconds = _number(attempt.get("seconds")) if whole else None
+    rollout = update = 0.0
+    steps: int | None = None
+    if cell.role == "trained":
+        for record in read_jsonl(RunDir(cell.root).metrics):
+            parts = _number(record.get("rollout_seconds")), _number(record.get("update_seconds"))
+            if parts[0] is not None and parts[1] is not None:
+                rollout, update = rollout + parts[0], update + parts[1]
+            step = _number(record.get(STEP_KEY))
+            steps = int(step) if step is not None else steps
+    if seconds is None and rollout + update == 0:
+        return None
+    return CellCost(seconds, steps, rollout, update)
+
+
 def _note(plan: StudyPlan, cell: Cell, state: State) -> str | None:
     if state == "done":
         return None
@@ -166,6 +215,7 @@ def collect(plan: StudyPlan) -> list[CellData]:
         if cell.role == "trained":
             item.curve = read_curve(RunDir(cell.root))
         item.final = read_final(cell.final_report)
+        item.cost = read_cost(plan, cell, state)
         if study.generalization is not None:
             item.suite = read_suite(cell.generalization_report(study.generalization.suite))
         data.append(item)

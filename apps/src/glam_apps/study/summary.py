@@ -18,8 +18,66 @@ from glam_apps.study.aggregate import (
     success_estimate,
     threshold_steps,
 )
-from glam_apps.study.collect import CellData, Rate
+from glam_apps.study.collect import CellCost, CellData, Rate
 from glam_apps.study.plan import RECIPES, Role, StudyPlan
+
+
+@dataclass(frozen=True)
+class AgentCost:
+    """An agent's cells' time, summed over the cells that report it (see ``CellCost``)."""
+
+    timed_cells: int
+    """Cells that ran whole in one attempt: the minutes per cell average these."""
+    minutes_per_cell: float | None
+    env_steps: int
+    training_seconds: float
+    update_seconds: float
+    training_share: float | None
+    """Training time over wall time, on the timed cells that trained."""
+
+    @property
+    def steps_per_second(self) -> float | None:
+        if not self.env_steps or self.training_seconds <= 0:
+            return None
+        return self.env_steps / self.training_seconds
+
+    @property
+    def update_share(self) -> float | None:
+        if self.training_seconds <= 0:
+            return None
+        return self.update_seconds / self.training_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timed_cells": self.timed_cells,
+            "minutes_per_cell": self.minutes_per_cell,
+            "training_env_steps": self.env_steps,
+            "training_seconds": self.training_seconds,
+            "training_env_steps_per_second": self.steps_per_second,
+            "ppo_update_share_of_training": self.update_share,
+            "training_share_of_cell": self.training_share,
+        }
+
+
+def agent_cost(costs: list[CellCost]) -> AgentCost | None:
+    if not costs:
+        return None
+    timed = [c for c in costs if c.seconds is not None]
+    minutes = sum(c.seconds or 0.0 for c in timed) / 60 / len(timed) if timed else None
+    trained = [c for c in timed if c.training_seconds > 0 and c.seconds]
+    share = (
+        sum(c.training_seconds for c in trained) / sum(c.seconds or 0.0 for c in trained)
+        if trained
+        else None
+    )
+    return AgentCost(
+        timed_cells=len(timed),
+        minutes_per_cell=minutes,
+        env_steps=sum(c.env_steps or 0 for c in costs if c.training_seconds > 0),
+        training_seconds=sum(c.training_seconds for c in costs),
+        update_seconds=sum(c.update_seconds for c in costs),
+        training_share=share,
+    )
 
 
 @dataclass
@@ -44,6 +102,7 @@ class AgentSummary:
     not_applicable: list[str] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)
     """``(cell, why)`` of the cells not done."""
+    cost: AgentCost | None = None
 
     @property
     def label(self) -> str:
@@ -64,6 +123,7 @@ class AgentSummary:
             "families": {name: e.to_dict() for name, e in self.families.items()},
             "curve": None if self.curve is None else self.curve.to_dict(),
             "missing": [{"cell": key, "why": why} for key, why in self.missing],
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
 
 
@@ -100,6 +160,7 @@ def summarize_agent(agent: str, level: str, items: list[CellData], plan: StudyPl
         (item.cell.key, item.note or "not done") for item in items if item not in done
     ]
     summary.final = _estimate([final.rate for _, final in finals], seeds)
+    summary.cost = agent_cost([item.cost for item in items if item.cost is not None])
     summary.final_per_seed = {
         seed: final.rate.rate for seed, final in finals if seed is not None and seeds
     }

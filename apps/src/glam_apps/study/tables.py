@@ -226,6 +226,58 @@ def _family_table(agents: list[AgentSummary]) -> list[str]:
     return [*lines, ""]
 
 
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _cost_table(summary: StudySummary) -> list[str]:
+    """Where the study's time went, per agent: its profile, measured on its own cells."""
+    rows = [
+        (level, agent)
+        for level, agents in summary.levels.items()
+        for agent in agents
+        if agent.cost is not None
+    ]
+    if not rows:
+        return []
+    lines = [
+        "## Cost",
+        "",
+        "Measured on this study's cells. Minutes per cell: the wall time of the cells that "
+        "ran whole in one attempt (resumed cells are left out; cells ran side by side "
+        "with `--jobs`). Training env steps/s: env steps over the time spent in "
+        "rollouts and PPO updates (`metrics.jsonl`), and the PPO update's share of that "
+        "time. Training share: training time over the cell's wall time; the rest is "
+        "start-up, the periodic and final evaluations and the generalization suite.",
+        "",
+        "| level | agent | cells timed | minutes per cell | training env steps/s | "
+        "PPO update share | training share |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for level, agent in rows:
+        cost = agent.cost
+        assert cost is not None
+        speed = cost.steps_per_second
+        lines.append(
+            _row(
+                [
+                    level,
+                    agent.label,
+                    str(cost.timed_cells),
+                    _minutes(cost.minutes_per_cell),
+                    "-" if speed is None else f"{speed:,.0f}",
+                    _share(cost.update_share),
+                    _share(cost.training_share),
+                ]
+            )
+        )
+    return [*lines, ""]
+
+
 def results_markdown(summary: StudySummary) -> str:
     study = summary.plan.study
     lines = _header(summary, "final success and sample efficiency")
@@ -250,6 +302,7 @@ def results_markdown(summary: StudySummary) -> str:
         lines += [""]
         lines += _per_seed_steps(agents, study.thresholds)
         lines += _family_table(agents)
+    lines += _cost_table(summary)
     lines += _missing_lines(summary)
     lines += ["Figure: `curves.png`. Generalization: `generalization.md`.", ""]
     return "\n".join(lines)
