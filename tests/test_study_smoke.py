@@ -5,6 +5,8 @@ that refuses another study, and a failed cell that does not stop the others."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,34 @@ def test_smoke_writes_every_output(smoke: Path) -> None:
     assert "| n/a |" in generalization  # goal phrasing: not for agents without a prompt
     markdown = (smoke / "results.md").read_text()
     assert "## GoToRedBallNoDists" in markdown and "Missing cells" not in markdown
+
+
+def test_a_page_quotes_the_generated_tables(smoke: Path, tmp_path: Path) -> None:
+    """benchmarks/study_to_docs.py: docs copies and the tables between a page's markers."""
+    page = tmp_path / "page.md"
+    blocks = ("final", "cost", "generalization")
+    page.write_text(
+        "".join(
+            f"<!-- study:smoke:{b}:start -->\nold\n<!-- study:smoke:{b}:end -->\n" for b in blocks
+        )
+    )
+    script = Path(__file__).parents[1] / "benchmarks" / "study_to_docs.py"
+    docs = tmp_path / "docs"
+    done = subprocess.run(
+        [sys.executable, str(script), str(smoke), str(docs), "--page", str(page)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "study:smoke:final" in done.stdout
+    assert (docs / "curves.png").is_file() and (docs / "results.json").is_file()
+    text = page.read_text()
+    assert "old" not in text
+    results, general = (smoke / "results.md").read_text(), (smoke / "generalization.md").read_text()
+    final = text.split("<!-- study:smoke:final:start -->\n")[1].split("\n<!--")[0]
+    assert final.startswith("| agent | kind |") and final in results
+    cost = text.split("<!-- study:smoke:cost:start -->\n")[1].split("\n<!--")[0]
+    assert "minutes per cell" in cost and cost in results
+    table = text.split("<!-- study:smoke:generalization:start -->\n")[1].split("\n<!--")[0]
+    assert table.startswith("| test |") and table in general
 
 
 def test_each_cell_is_an_ordinary_run_directory(smoke: Path) -> None:
