@@ -36,6 +36,21 @@ def test_bc_then_ppo_writes_its_data_and_starts_ppo_from_the_clone(
     assert first_cloned["policy_loss"] != first_plain["policy_loss"]
 
 
+def test_each_run_seed_clones_its_own_demonstrations_and_way(
+    tmp_path: Path, tiny_args: Callable[..., list[str]], glam: Callable
+) -> None:
+    """Seeds 0 and 1 of a BC run are two samples, not one clone under two names."""
+    seen = {}
+    for seed in (0, 1):
+        out = tmp_path / f"seed-{seed}"
+        args = [*tiny_args("env.max_steps=12", f"run.seed={seed}"), "--set", "bc.training.epochs=1"]
+        assert glam("clone", "--out", str(out), "--episodes", "3", *args).code == 0
+        header = read_demonstrations(out / "demonstrations.jsonl").header
+        seen[seed] = (header.seed, (out / "heads.safetensors").read_bytes())
+    assert seen[0][0] == 2_000_000 and seen[1][0] == 2_000_003  # bc.seed + run.seed * episodes
+    assert seen[0][1] != seen[1][1]  # and the cloned weights differ
+
+
 def test_bc_needs_the_glam_agent_on_babyai(glam: Callable, tmp_path: Path) -> None:
     result = glam("train", "--config", "tictactoe", "--set", "bc.episodes=4",
                   "--run-dir", str(tmp_path / "r"))  # fmt: skip

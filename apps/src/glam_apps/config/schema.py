@@ -271,9 +271,11 @@ class BehaviorCloningSection(BaseModel):
     episodes: int = Field(0, ge=0)
     """Episodes the bot plays for demonstrations; 0: no cloning."""
     seed: int = Field(2_000_000, ge=0)
-    """Seed of the first demonstration episode (away from the evaluation's 1,000,000+)."""
+    """Seed of the first demonstration episode (away from the evaluation's 1,000,000+),
+    offset by ``run.seed * episodes``: each run seed clones its own demonstrations."""
     training: BCConfig = Field(default_factory=BCConfig)
-    """Epochs, batch size, learning rates... of ``glam_policy.behavior_cloning``."""
+    """Epochs, batch size, learning rates... of ``glam_policy.behavior_cloning``; its
+    ``seed`` is offset by ``run.seed``."""
 
 
 #: The agents ``glam train`` trains. ``glam``: the LLM policy (``policy``,

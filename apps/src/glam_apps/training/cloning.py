@@ -2,7 +2,7 @@
 
 ``bc.episodes > 0`` in a run's config makes ``glam train`` start a fresh run by
 letting the BabyAI bot play that many episodes of the training level (seeds
-``bc.seed``, ``bc.seed + 1``, ...; away from training and evaluation seeds), writing
+from :func:`demonstration_seed`; away from training and evaluation seeds), writing
 its solved ones to ``RUN_DIR/demonstrations.jsonl`` (glam_env.demonstrations), and
 fine-tuning the LLM policy to pick the bot's action among the admissible ones
 (glam_policy.behavior_cloning), with one JSON line per epoch in ``RUN_DIR/bc.jsonl``.
@@ -26,7 +26,7 @@ from glam_apps.errors import UserError
 from glam_apps.models.policies import CHECKPOINT_CONFIG, apply_trust_flag, build_policy
 from glam_apps.runs.atomic import append_jsonl, atomic_directory, atomic_write_yaml
 from glam_env.demonstrations import collect_demonstrations, read_demonstrations
-from glam_policy.behavior_cloning import BCEpochMetrics, train_behavior_cloning
+from glam_policy.behavior_cloning import BCConfig, BCEpochMetrics, train_behavior_cloning
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,29 @@ DEMONSTRATIONS_FILE = "demonstrations.jsonl"
 METRICS_FILE = "bc.jsonl"
 
 
+def demonstration_seed(config: TrainConfig) -> int:
+    """The first demonstration episode's seed: ``bc.seed + run.seed * bc.episodes``.
+
+    Runs that differ by ``run.seed`` (``glam train --seeds``, a study's seeds) clone
+    disjoint sets of demonstrations, as they would draw different ones in practice;
+    ``run.seed`` 0 plays from ``bc.seed``.
+    """
+    return config.bc.seed + config.run.seed * config.bc.episodes
+
+
+def cloning_settings(config: TrainConfig) -> BCConfig:
+    """``bc.training`` with its seed offset by ``run.seed``: each run seed clones its own way
+    (held-out split, batch order), not one clone repeated under several seed names."""
+    training = config.bc.training
+    return training.model_copy(update={"seed": training.seed + config.run.seed})
+
+
 def collect(config: TrainConfig, root: Path, event: Callable[[str], None]) -> Path:
     """Rank 0: the bot's demonstrations of the run's level, written into the run directory."""
     path = root / DEMONSTRATIONS_FILE
     event(f"collecting {config.bc.episodes} bot demonstrations of {config.env.level}")
     header = collect_demonstrations(
-        config.env, config.bc.episodes, config.bc.seed, path, overwrite=True
+        config.env, config.bc.episodes, demonstration_seed(config), path, overwrite=True
     )
     event(
         f"demonstrations: {header.steps} decisions from {header.episodes} solved episodes "
@@ -71,7 +88,7 @@ def clone(
         )
         event(f"behavioural cloning epoch {epoch.epoch}: loss {epoch.train_loss:.4f}, {detail}")
 
-    result = train_behavior_cloning(policy, steps, config.bc.training, on_epoch=on_epoch)
+    result = train_behavior_cloning(policy, steps, cloning_settings(config), on_epoch=on_epoch)
     if result.initial is not None:
         logger.info(
             "behavioural cloning: held-out expert-action probability %.3f before",
