@@ -65,10 +65,12 @@ def refresh(page: Path, name: str, chosen: dict[str, str]) -> list[str]:
         keys = [f"study:{name}:{table}"] + ([f"study:{name}"] if table == "final" else [])
         for key in keys:
             pattern = re.compile(
-                rf"(<!-- {re.escape(key)}:start -->\n).*?(\n<!-- {re.escape(key)}:end -->)",
+                rf"(<!-- {re.escape(key)}:start -->\n)(?:.*?\n)?(<!-- {re.escape(key)}:end -->)",
                 re.DOTALL,
             )
-            text, count = pattern.subn(lambda m, body=body: m.group(1) + body + m.group(2), text)
+            text, count = pattern.subn(
+                lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text
+            )
             if count:
                 done.append(key)
     page.write_text(text, encoding="utf-8")

@@ -80,6 +80,7 @@ def test_a_page_quotes_the_generated_tables(smoke: Path, tmp_path: Path) -> None
         "".join(
             f"<!-- study:smoke:{b}:start -->\nold\n<!-- study:smoke:{b}:end -->\n" for b in blocks
         )
+        + "<!-- study:smoke:steps:start -->\n<!-- study:smoke:steps:end -->\n"  # empty at first
     )
     script = Path(__file__).parents[1] / "benchmarks" / "study_to_docs.py"
     docs = tmp_path / "docs"
@@ -98,6 +99,8 @@ def test_a_page_quotes_the_generated_tables(smoke: Path, tmp_path: Path) -> None
     assert "minutes per cell" in cost and cost in results
     table = text.split("<!-- study:smoke:generalization:start -->\n")[1].split("\n<!--")[0]
     assert table.startswith("| test |") and table in general
+    steps = text.split("<!-- study:smoke:steps:start -->\n")[1].split("\n<!--")[0]
+    assert steps.startswith("| agent | 0.5 | 0.8 |") and steps in results
 
 
 def test_each_cell_is_an_ordinary_run_directory(smoke: Path) -> None:
