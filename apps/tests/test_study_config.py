@@ -68,8 +68,10 @@ def test_packaged_studies_load_and_plan(tmp_path: Path) -> None:
     assert len(paper.seeds) == 2 and set(paper.agents) >= REQUIRED
     laptop = load_study("laptop")
     assert set(laptop.agents) >= REQUIRED
+    # The study docs/results.md reports: 3 seeds or more per agent, GoToLocal, its budget.
+    assert laptop.levels == ["GoToLocal"] and len(laptop.seeds) >= 3 and laptop.steps == 51_200
     text = Path(str(Path(__file__).parents[1] / "src/glam_apps/studies/laptop.yaml")).read_text()
-    assert "TO BE TUNED" in text
+    assert "docs/results.md" in text
 
 
 def test_every_kind_has_a_recipe() -> None:
