@@ -395,17 +395,19 @@ def write_report(out_dir: str | Path, name: str, markdown: str, data: Mapping[st
     return out / f"{name}.md"
 
 
-def markers(key: str) -> tuple[str, str]:
-    return f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
+def markers(key: str, kind: str = "bench") -> tuple[str, str]:
+    """``<!-- KIND:KEY:start -->`` and its end: ``bench`` for benchmark tables, ``study``
+    for a study's tables (``benchmarks/study_to_docs.py``)."""
+    return f"<!-- {kind}:{key}:start -->", f"<!-- {kind}:{key}:end -->"
 
 
-def replace_marked(text: str, key: str, content: str) -> str:
+def replace_marked(text: str, key: str, content: str, kind: str = "bench") -> str:
     """``text`` with what lies between ``key``'s markers replaced by ``content``.
 
     Both markers must be there, once each, start before end: a README whose markers
     were edited away is an error to fix, not a place to append to.
     """
-    start, end = markers(key)
+    start, end = markers(key, kind)
     if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
         raise ValueError(f"expected one {start} ... {end} pair")
     head, rest = text.split(start, 1)

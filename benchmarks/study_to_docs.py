@@ -20,9 +20,12 @@ hand-typed figure; the prose around it is the author's. The README's older
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as H
 
 OUTPUTS = ("curves.png", "results.md", "results.json", "generalization.md", "study.yaml")
 
@@ -59,21 +62,16 @@ def pick(study: Path) -> dict[str, str]:
 
 
 def refresh(page: Path, name: str, chosen: dict[str, str]) -> list[str]:
+    """Replace the blocks of ``page`` that quote ``name``'s tables; a page quotes any of them."""
     text = page.read_text(encoding="utf-8")
     done = []
     for table, body in chosen.items():
-        keys = [f"study:{name}:{table}"] + ([f"study:{name}"] if table == "final" else [])
+        keys = [f"{name}:{table}"] + ([name] if table == "final" else [])
         for key in keys:
-            pattern = re.compile(
-                rf"(<!-- {re.escape(key)}:start -->\n)(?:.*?\n)?(<!-- {re.escape(key)}:end -->)",
-                re.DOTALL,
-            )
-            text, count = pattern.subn(
-                lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text
-            )
-            if count:
-                done.append(key)
-    page.write_text(text, encoding="utf-8")
+            if H.markers(key, "study")[0] in text:
+                text = H.replace_marked(text, key, body, "study")
+                done.append(f"study:{key}")
+    H.write_atomic(page, text)
     return done
 
 
