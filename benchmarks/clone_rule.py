@@ -21,47 +21,40 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import glam_env
 from glam_apps.config.schema import DefaultModelRecipe
+from glam_apps.evaluation.agents import PolicyAgent
+from glam_apps.evaluation.evaluate import run_episodes
 from glam_apps.models.default_model import ensure_default_model
 from glam_policy import LLMPolicy
 from glam_policy.behavior_cloning import BCConfig, train_behavior_cloning
 
 sys.path.insert(0, str(Path(__file__).parent))
-from memoryless_rules import ACTIONS, nearest_rule
+from memoryless_rules import NearestRuleAgent
 
 
-def rule_records(env: glam_env.BabyAITextEnv, episodes: int, seed: int) -> list[dict]:
-    rng = np.random.default_rng(seed)
+def rule_records(config: glam_env.BabyAITextConfig, episodes: int, seed: int) -> list[dict]:
+    """The deterministic ``nearest`` rule's decisions on ``episodes`` episodes from ``seed``."""
+    env, rule = glam_env.make_env(config), NearestRuleAgent(explore=False)
     records = []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action = ACTIONS.index(nearest_rule(obs["mission"], obs["observation"], rng, False))
+            action = rule.act([0], [obs])[0]
             records.append({"observation": obs, "action": action, "episode": episode})
             obs, _, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
     return records
 
 
-def success(policy: LLMPolicy, env: glam_env.BabyAITextEnv, episodes: int) -> float:
-    generator = torch.Generator().manual_seed(0)
-    wins = 0
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=1_000_000 + episode)
-        done, info = False, {}
-        while not done:
-            with torch.no_grad():
-                logits, _ = policy([obs])
-            action = int(torch.multinomial(torch.softmax(logits[0], -1), 1, generator=generator))
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-        wins += bool(info.get("success", False))
-    return wins / episodes
+def success(policy: LLMPolicy, config: glam_env.BabyAITextConfig, episodes: int) -> float:
+    """Sampled actions on the evaluation episodes, one at a time, in seed order."""
+    seeds = [1_000_000 + episode for episode in range(episodes)]
+    outcomes = run_episodes(config, PolicyAgent(policy, seed=0), seeds, num_envs=1)
+    return sum(o.success for o in outcomes) / episodes
 
 
 def main() -> None:
@@ -88,8 +81,7 @@ def main() -> None:
     policy = LLMPolicy.from_config(
         {"model": str(model), "template": "compact", "value_hidden_sizes": [64]}
     )
-    env = glam_env.make_env(config)
-    records = rule_records(env, args.episodes, seed=2_000_000)
+    records = rule_records(config, args.episodes, seed=2_000_000)
     print(f"{args.size}: {len(records)} decisions of the nearest rule, {model.name}")
     start = time.perf_counter()
     train_behavior_cloning(
@@ -102,7 +94,7 @@ def main() -> None:
         ),
     )
     policy.eval()
-    rate = success(policy, env, args.eval_episodes)
+    rate = success(policy, config, args.eval_episodes)
     seconds = time.perf_counter() - start
     print(f"  cloned policy: success {rate:.3f} on {args.eval_episodes} episodes ({seconds:.0f} s)")
 

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 import glam_env
-from glam_apps.evaluation.agents import KeywordAgent
+from glam_apps.evaluation.agents import KeywordAgent, RandomAgent
+from glam_apps.evaluation.evaluate import run_episodes
 
 ACTIONS = ("turn left", "turn right", "go forward", "pick up", "drop", "toggle")
 _MISSION = re.compile(
@@ -99,27 +102,31 @@ def nearest_rule(mission: str, observation: str, rng: np.random.Generator, explo
     return "turn left" if target.side == "left" else "turn right"
 
 
+class NearestRuleAgent(RandomAgent):
+    """:func:`nearest_rule` as an evaluation agent (its random choices from ``self.rng``)."""
+
+    def __init__(self, explore: bool, seed: int = 0) -> None:
+        super().__init__(seed)
+        self.name = "nearest+explore" if explore else "nearest"
+        self.explore = explore
+
+    def act(self, slots: Sequence[int], observations: Sequence[dict[str, Any]]) -> list[int]:
+        return [
+            ACTIONS.index(nearest_rule(o["mission"], o["observation"], self.rng, self.explore))
+            for o in observations
+        ]
+
+
 def play(level: str, rule: str, episodes: int, max_steps: int) -> tuple[float, float]:
-    env = glam_env.make_env(
-        glam_env.BabyAITextConfig(level=level, max_steps=max_steps, history_length=1)
+    """Success and mean length on the evaluation episodes, one at a time, in seed order."""
+    config = glam_env.BabyAITextConfig(level=level, max_steps=max_steps, history_length=1)
+    agent = KeywordAgent(seed=0) if rule == "keyword" else NearestRuleAgent(rule != "nearest")
+    seeds = [1_000_000 + episode for episode in range(episodes)]
+    outcomes = run_episodes(config, agent, seeds, num_envs=1)
+    return (
+        float(np.mean([o.success for o in outcomes])),
+        float(np.mean([o.length for o in outcomes])),
     )
-    rng = np.random.default_rng(0)
-    keyword = KeywordAgent(seed=0)
-    successes, lengths = [], []
-    for episode in range(episodes):
-        obs, _ = env.reset(seed=1_000_000 + episode)
-        done, length, info = False, 0, {}
-        while not done:
-            if rule == "keyword":
-                action = keyword.act([0], [obs])[0]
-            else:
-                name = nearest_rule(obs["mission"], obs["observation"], rng, rule != "nearest")
-                action = ACTIONS.index(name)
-            obs, _, terminated, truncated, info = env.step(action)
-            done, length = terminated or truncated, length + 1
-        successes.append(bool(info.get("success", False)))
-        lengths.append(length)
-    return float(np.mean(successes)), float(np.mean(lengths))
 
 
 def main() -> None:
