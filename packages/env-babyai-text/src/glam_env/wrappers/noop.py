@@ -37,11 +37,19 @@ class NoOpPenaltyWrapper(gym.Wrapper[dict[str, Any], int, dict[str, Any], int]):
             raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
         super().__init__(env)
         self.penalty = float(penalty)
+        self._state: tuple[Any, ...] | None = None
+        """The state after the last reset or step: the next step's "before"."""
+
+    def reset(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        result = self.env.reset(**kwargs)
+        self._state = minigrid_state(self.env)
+        return result
 
     def step(self, action: int) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        before = minigrid_state(self.env)
+        before = self._state if self._state is not None else minigrid_state(self.env)
         obs, reward, terminated, truncated, info = self.env.step(action)
-        noop = not terminated and minigrid_state(self.env) == before
+        self._state = minigrid_state(self.env)
+        noop = not terminated and self._state == before
         info = {**info, NOOP_INFO: noop}
         if noop:
             reward = float(reward) - self.penalty
